@@ -1,0 +1,13 @@
+"""reclab: the package behind the reclab recommender-systems course.
+
+Everything heavy lives here — data, splits, models, the training loop, metrics, plots, widgets and
+exercise checkers — so that the notebooks stay short. See DESIGN.md in the course repository.
+"""
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("reclab")
+except PackageNotFoundError:  # running from a source tree that was not pip-installed
+    __version__ = "0+unknown"
+
+__all__ = ["__version__"]

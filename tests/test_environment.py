@@ -1,0 +1,97 @@
+"""The pinned versions live in requirements.txt; every other environment file must agree with it."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)\s*==\s*([^\s;#]+)\s*$")
+
+
+def read_requirements(path: Path) -> dict[str, str]:
+    """name -> version for each `name==version` line; options (lines starting with -) skipped."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        m = PIN.match(line)
+        assert m, f"{path.name}: {line!r} is not an exact pin (name==version)"
+        pins[m.group(1).lower()] = m.group(2)
+    return pins
+
+
+def read_conda_pip(path: Path) -> dict[str, str]:
+    """name -> version from the `pip:` block of a conda environment file (no yaml dependency)."""
+    pins, in_pip = {}, False
+    for line in path.read_text().splitlines():
+        if re.match(r"^\s*-\s*pip:\s*$", line):
+            in_pip = True
+            continue
+        if in_pip:
+            m = re.match(r"^\s*-\s*(\S+)\s*$", line)
+            if not m:
+                break
+            name, _, version = m.group(1).partition("==")
+            pins[name.lower()] = version
+    return pins
+
+
+PINS = read_requirements(ROOT / "requirements.txt")
+
+
+def test_torch_is_pinned_to_the_cpu_wheel_version():
+    assert PINS["torch"] == "2.13.0"
+
+
+def test_every_pin_is_exact():
+    assert PINS and all(re.fullmatch(r"\d+(\.\d+)*", v) for v in PINS.values()), PINS
+
+
+def test_binder_requirements_match_the_pins():
+    assert read_requirements(ROOT / "binder" / "requirements.txt") == PINS
+
+
+def test_binder_installs_cpu_torch_the_data_and_the_package():
+    req = (ROOT / "binder" / "requirements.txt").read_text()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in req
+    post = (ROOT / "binder" / "postBuild").read_text()
+    assert "requirements-nodeps.txt" in post and "-e ." in post
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+
+
+def test_conda_environment_matches_the_pins():
+    env = ROOT / "environment.yml"
+    assert re.search(r"^\s*-\s*python=3\.11\s*$", env.read_text(), re.M)
+    assert read_conda_pip(env) == PINS
+
+
+def test_pyproject_reads_its_dependencies_from_the_pins():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'dynamic = ["dependencies"]' in text
+    assert 'dependencies = { file = ["requirements.txt"] }' in text
+
+
+def test_data_carrier_is_pinned_and_installed_without_dependencies():
+    assert read_requirements(ROOT / "requirements-nodeps.txt") == {"recbole": "1.2.1"}
+    make = (ROOT / "Makefile").read_text()
+    assert "--no-deps -r requirements-nodeps.txt" in make
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    commands = [line.split("#")[0].strip() for b in blocks for line in b.splitlines() if "test" in line]
+    assert commands == ["make test"]
+    ci = [line.split("#")[0].split() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert ["make", "test"] in ci
+
+
+@pytest.mark.parametrize("name", sorted(PINS))
+def test_installed_versions_are_the_pinned_ones(name):
+    from importlib.metadata import version
+
+    installed = version(name).split("+")[0]  # torch reports 2.13.0+cpu
+    assert installed == PINS[name], f"{name}: installed {installed}, pinned {PINS[name]}; run `make install`"
