@@ -10,4 +10,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not pip-installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+from .evaluation import compare, evaluate, leaderboard  # noqa: E402  (after the version lookup)
+
+__all__ = ["__version__", "compare", "evaluate", "leaderboard"]

@@ -1,0 +1,221 @@
+"""`evaluate`: the course's evaluation protocol, one vectorised pass over batches of users.
+
+Default protocol (DESIGN.md): rank the **full catalogue** for each user, mask the items the user
+already has (train for validation; train + validation for test), and score the held-out items.
+
+The sampled mode ranks each user's held-out items among ``sampled`` random negatives instead, as
+many papers did. It is here to show why not to: sampled metrics are inconsistent with the full ones
+and can even reorder models (Krichene & Rendle, "On Sampled Metrics for Item Recommendation",
+KDD 2020).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from . import metrics as M
+from .data import Interactions, Split
+
+RANKING = {
+    "HR": M.hit_rate_at_k,
+    "NDCG": M.ndcg_at_k,
+    "MRR": M.mrr_at_k,
+    "MAP": M.map_at_k,
+    "Precision": M.precision_at_k,
+    "Recall": M.recall_at_k,
+}
+BEYOND = ("Coverage", "Novelty", "Gini", "Diversity")
+DEFAULT = ("HR", "NDCG", "MRR", "Precision", "Recall", "MAP", "Coverage")
+
+
+def evaluate(
+    model,
+    split: Split,
+    k: int | Sequence[int] = 10,
+    *,
+    part: str = "test",
+    metrics: Iterable[str] = DEFAULT,
+    sampled: int | None = None,
+    sampler: str = "uniform",
+    exclude_seen: bool = True,
+    seed: int = 0,
+    batch_size: int = 1024,
+    name: str | None = None,
+) -> pd.DataFrame:
+    """Evaluate a fitted recommender on ``split.valid`` or ``split.test``.
+
+    Parameters
+    ----------
+    model : a fitted recommender (anything with ``score(users) -> (n, n_items)``).
+    split : the `Split` the model was trained on (``split.train``).
+    k : cut-off(s), e.g. ``10`` or ``(5, 10, 20)``.
+    part : "test" (masks train + valid) or "valid" (masks train).
+    metrics : names among HR, NDCG, MRR, MAP, Precision, Recall, AUC and, for full ranking,
+        Coverage, Novelty, Gini, Diversity (genre-based intra-list diversity).
+    sampled : None for full ranking; n to rank held-out items among n sampled negatives.
+    sampler : "uniform" or "popularity" (negatives drawn in proportion to training counts).
+    exclude_seen : mask the user's history (the default; turn off for repeat consumption).
+    batch_size : users scored at once; memory is about batch_size × n_items × 4 bytes × 3.
+
+    Returns
+    -------
+    A tidy DataFrame, one row per (metric, k): model, part, protocol, metric, k, value, n_users.
+    ``n_users`` counts the users evaluated: those with at least one held-out item that is not in
+    their masked history. Relevant items that are masked cannot be recommended and are left out
+    of the relevant set (none in MovieLens, which has no repeated ratings).
+
+    Examples
+    --------
+    >>> evaluate(Popularity().fit(split.train), split, k=10)    # doctest: +SKIP
+    """
+    if part not in ("valid", "test"):
+        raise ValueError(f"part={part!r} is not supported; use 'valid' or 'test'.")
+    ks = sorted({k} if np.ndim(k) == 0 else set(k))
+    if not ks or any(not isinstance(x, (int, np.integer)) or x < 1 for x in ks):
+        raise ValueError(f"k={k!r} must be a positive int or a sequence of them, e.g. 10 or (5, 10, 20).")
+    metrics = list(metrics)
+    unknown = [m for m in metrics if m not in RANKING and m not in BEYOND and m != "AUC"]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(RANKING) + ['AUC'] + list(BEYOND)}.")
+    if sampled is not None and not (isinstance(sampled, (int, np.integer)) and sampled >= 1):
+        raise ValueError(f"sampled={sampled!r} must be None (full ranking) or a positive number of negatives.")
+    if sampler not in ("uniform", "popularity"):
+        raise ValueError(f"sampler={sampler!r} is not supported; use 'uniform' or 'popularity'.")
+    if sampled is not None:
+        metrics = [m for m in metrics if m not in BEYOND]  # catalogue metrics need the full ranking
+    n_items = split.train.n_items
+    if max(ks) > n_items:
+        raise ValueError(f"k={max(ks)} is larger than the catalogue ({n_items} items); use k <= {n_items}.")
+
+    target = getattr(split, part)
+    history = split.train.to_csr("binary")
+    if part == "test":
+        history = history + split.valid.to_csr("binary")
+    history = (history > 0).astype(np.float32).tocsr()
+    relevant = target.to_csr("binary")
+    if exclude_seen:
+        relevant = (relevant - relevant.multiply(history)).tocsr()
+    relevant.eliminate_zeros()
+    users = np.flatnonzero(np.diff(relevant.indptr) > 0)
+    if len(users) == 0:
+        raise ValueError(f"split.{part} has no held-out item to evaluate (after masking each user's history).")
+
+    rng = np.random.default_rng(seed)
+    popularity = np.asarray(split.train.to_csr("binary").sum(axis=0)).ravel() + 1.0
+    per_user = {(m, kk): [] for m in metrics if m in RANKING for kk in ks}
+    auc_values, lists = [], []
+    kmax = max(ks)
+    for start in range(0, len(users), batch_size):
+        batch = users[start: start + batch_size]
+        scores = np.asarray(model.score(batch), dtype=np.float32)
+        rel = relevant[batch]
+        masked = history[batch].toarray().astype(bool) if exclude_seen else np.zeros(scores.shape, bool)
+        if sampled is not None:
+            masked |= ~_candidates(rel, masked, sampled, sampler, popularity, rng)
+        if "AUC" in metrics:
+            auc_values.append(M.auc(scores, rel, exclude=masked))
+        items, _ = M.top_k(scores, kmax, exclude=masked)
+        lists.append(items)
+        for (m, kk), values in per_user.items():
+            values.append(RANKING[m](items, rel, kk))
+
+    protocol = "full" if sampled is None else f"sampled ({sampled} {sampler} negatives)"
+    label = name or type(model).__name__
+    rows = []
+
+    def add(metric, kk, value, n):
+        rows.append({"model": label, "part": part, "protocol": protocol, "metric": metric, "k": kk,
+                     "value": float(value), "n_users": int(n)})
+
+    for (m, kk), values in per_user.items():
+        values = np.concatenate(values)
+        add(m, kk, np.nanmean(values), np.isfinite(values).sum())
+    if auc_values:
+        values = np.concatenate(auc_values)
+        add("AUC", None, np.nanmean(values), np.isfinite(values).sum())
+    topk = np.concatenate(lists)
+    for kk in ks:
+        if "Coverage" in metrics:
+            add("Coverage", kk, M.coverage(topk, n_items, kk), len(users))
+        if "Gini" in metrics:
+            add("Gini", kk, M.gini(topk, n_items, kk), len(users))
+        if "Novelty" in metrics:
+            counts = split.train.item_counts()
+            add("Novelty", kk, np.nanmean(M.novelty(topk, counts, split.train.n_users, kk)), len(users))
+        if "Diversity" in metrics:
+            add("Diversity", kk, np.nanmean(M.diversity(topk, genre_matrix(split.train), kk)), len(users))
+    return pd.DataFrame(rows)
+
+
+def _candidates(rel: sp.csr_matrix, masked: np.ndarray, n: int, sampler: str, popularity: np.ndarray, rng):
+    """Boolean (batch, n_items): each user's held-out items plus ``n`` sampled negatives.
+
+    Negatives are drawn without replacement among items neither held out nor masked, uniformly
+    or in proportion to popularity, with the Gumbel-top-k trick: the n largest of
+    ``log(weight) + Gumbel noise`` are a weighted sample without replacement (one vectorised call).
+    """
+    relevant = rel.toarray().astype(bool)
+    keys = rng.gumbel(size=masked.shape)
+    if sampler == "popularity":
+        keys += np.log(popularity)[None, :]
+    keys[relevant | masked] = -np.inf
+    negatives, _ = M.top_k(keys, n)
+    out = relevant.copy()
+    rows = np.repeat(np.arange(len(out)), negatives.shape[1])
+    cols = negatives.ravel()
+    ok = cols >= 0  # fewer than n items left: take them all
+    out[rows[ok], cols[ok]] = True
+    return out
+
+
+def genre_matrix(data: Interactions) -> sp.csr_matrix:
+    """One-hot genres (n_items, n_genres) from ``data.items["genres"]``, for diversity."""
+    if "genres" not in data.items:
+        raise ValueError("Diversity needs item genres: data.items has no 'genres' column; drop 'Diversity'.")
+    genres = data.items["genres"]
+    names = sorted({g for gs in genres for g in gs})
+    col = {g: j for j, g in enumerate(names)}
+    rows = [i for i, gs in enumerate(genres) for _ in gs]
+    cols = [col[g] for gs in genres for g in gs]
+    return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(genres), len(names)))
+
+
+def compare(models: Mapping[str, object], split: Split, k: int | Sequence[int] = 10, **kwargs) -> pd.DataFrame:
+    """`evaluate` several fitted models with the same settings; one tidy table."""
+    return pd.concat([evaluate(m, split, k, name=name, **kwargs) for name, m in models.items()], ignore_index=True)
+
+
+def leaderboard(results: pd.DataFrame, k: int | None = 10, sort_by: str | None = "NDCG") -> pd.DataFrame:
+    """Wide view of a tidy results table: one row per model, one column per ``metric@k``."""
+    table = results.copy()
+    table["column"] = [m if pd.isna(kk) else f"{m}@{int(kk)}" for m, kk in zip(table["metric"], table["k"])]
+    if k is not None:
+        table = table[table["k"].isna() | (table["k"] == k)]
+    wide = table.pivot_table(index="model", columns="column", values="value", sort=False)
+    key = f"{sort_by}@{k}" if sort_by and k is not None else sort_by
+    if key in wide:
+        wide = wide.sort_values(key, ascending=False)
+    wide.columns.name = None
+    return wide
+
+
+def plot_results(results: pd.DataFrame, metric: str = "NDCG", ax=None):
+    """Bar chart of one metric per model (and per k / protocol when there are several)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = results[results["metric"] == metric]
+    if data.empty:
+        raise ValueError(f"metric={metric!r} is not in results; it has {sorted(results['metric'].unique())}.")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    hue = "protocol" if data["protocol"].nunique() > 1 else ("k" if data["k"].nunique() > 1 else None)
+    sns.barplot(data=data, x="model", y="value", hue=hue, ax=ax)
+    ks = sorted(int(x) for x in data["k"].dropna().unique())
+    ax.set_title(f"{metric}" + (f"@{ks[0]}" if len(ks) == 1 else "") + f" on {data['part'].iloc[0]}")
+    ax.set_xlabel("model")
+    ax.set_ylabel(metric)
+    return ax

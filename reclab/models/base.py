@@ -1,0 +1,199 @@
+"""The recommender contract every model in reclab follows (after scikit-learn and `implicit`).
+
+- ``__init__`` takes keyword-only arguments and only stores them;
+- ``fit(train, valid=None) -> self`` learns; learned state ends in ``_``;
+- ``score(users) -> (len(users), n_items)`` float array: higher means recommend sooner;
+- ``recommend(users, k=10, exclude_seen=True) -> (items, scores)``: 1-D for one user, 2-D for many;
+- ``similar_items(items, k=10) -> (items, scores)`` by cosine similarity of item vectors;
+- ``save(path)`` / ``Class.load(path)``: parameters and arrays only, in a NumPy ``.npz`` file read
+  with ``allow_pickle=False`` — loading never unpickles arbitrary objects.
+
+Subclasses implement ``_fit(train, valid)`` and ``_score(users)`` (users already checked), and
+``_item_vectors()`` when items have a representation. Users and items are 0-based indices of the
+`Interactions` the model was fitted on.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..data import Interactions
+from ..metrics import top_k
+
+
+class NotFittedError(RuntimeError):
+    """Raised when a model is used before ``fit``."""
+
+
+class Recommender:
+    """Base class: see the module docstring for the contract."""
+
+    # names of learned attributes saved by `save` (besides n_users_, n_items_ and seen_)
+    _state: tuple[str, ...] = ()
+
+    # ------------------------------------------------------------------ public API
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> "Recommender":
+        """Learn from ``train`` (``valid`` is used by models that stop early). Returns self."""
+        if not isinstance(train, Interactions):
+            raise TypeError(f"train must be an Interactions (from reclab.data), got {type(train).__name__}.")
+        if len(train) == 0:
+            raise ValueError("train has no interactions; a recommender needs at least one to fit.")
+        self.n_users_, self.n_items_ = train.n_users, train.n_items
+        self.seen_ = train.to_csr("binary")
+        self._fit(train, valid)
+        return self
+
+    def score(self, users) -> np.ndarray:
+        """Scores of every item for ``users``: float32 array (len(users), n_items)."""
+        users = self._check_users(users)
+        return np.asarray(self._score(users), dtype=np.float32).reshape(len(users), self.n_items_)
+
+    def recommend(self, users, k: int = 10, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` items and their scores; items seen in training are excluded by default.
+
+        Returns ``(items, scores)`` of shape (k,) for one user (an int) and (len(users), k) for
+        many. Equal scores are ranked by lower item index. Fewer than k unseen items → padded
+        with item -1 and score -inf.
+
+        Examples
+        --------
+        >>> items, scores = Popularity().fit(split.train).recommend([0, 1], k=5)   # doctest: +SKIP
+        >>> items.shape
+        (2, 5)
+        """
+        single = np.ndim(users) == 0
+        users = self._check_users(users)
+        self._check_k(k, self.n_items_)
+        scores = self.score(users)
+        items, top = top_k(scores, k, exclude=self.seen_[users] if exclude_seen else None)
+        return (items[0], top[0]) if single else (items, top)
+
+    def similar_items(self, items, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` items most similar to each of ``items`` (cosine of item vectors), itself excluded."""
+        single = np.ndim(items) == 0
+        items = self._check_ids(items, self._fitted("n_items_"), "item")
+        self._check_k(k, self.n_items_ - 1)
+        vectors = self._item_vectors()
+        if vectors is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} has no item representation, so similar_items is undefined; "
+                "use a model with item vectors (ItemKNN, EASE, BPR, ALS, SASRec, ...)."
+            )
+        vectors = vectors.toarray() if sp.issparse(vectors) else np.asarray(vectors, dtype=np.float32)
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        sims = unit[items] @ unit.T
+        sims[np.arange(len(items)), items] = -np.inf  # an item is not "similar to itself"
+        out_items, out_scores = top_k(sims, k)
+        return (out_items[0], out_scores[0]) if single else (out_items, out_scores)
+
+    # ------------------------------------------------------------------ persistence
+    def get_params(self) -> dict:
+        """The keyword arguments of ``__init__`` and their current values."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names if hasattr(self, name)}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write parameters and learned arrays to ``path`` (an ``.npz`` file); returns the path."""
+        self._fitted("n_items_")
+        arrays = {}
+        scalars = {"n_users_": self.n_users_, "n_items_": self.n_items_}
+        for name in ("seen_",) + tuple(self._state):
+            value = getattr(self, name)
+            if sp.issparse(value):
+                value = value.tocsr()
+                for part in ("data", "indices", "indptr"):
+                    arrays[f"{name}.{part}"] = getattr(value, part)
+                scalars[f"{name}.shape"] = list(value.shape)
+            elif isinstance(value, np.ndarray):
+                arrays[name] = value
+            elif hasattr(value, "state_dict"):  # a torch module: its tensors, never the object
+                for key, tensor in value.state_dict().items():
+                    arrays[f"{name}/{key}"] = tensor.detach().cpu().float().numpy() if tensor.is_floating_point() else tensor.cpu().numpy()
+            else:
+                scalars[name] = value
+        meta = {"class": type(self).__name__, "params": self.get_params(), "scalars": scalars}
+        path = Path(path)
+        with open(path, "wb") as f:  # np.savez would append ".npz" to a name without it
+            np.savez_compressed(f, __meta__=np.array(json.dumps(meta)), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Recommender":
+        """Read a model written by `save`; the file must hold this class."""
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["__meta__"]))
+            arrays = {key: f[key] for key in f.files if key != "__meta__"}
+        if meta["class"] != cls.__name__:
+            raise ValueError(f"{path} holds a {meta['class']} model; load it with {meta['class']}.load(path).")
+        model = cls(**meta["params"])
+        sparse = {key.split(".")[0] for key in arrays if key.endswith(".indptr")}
+        for name, value in meta["scalars"].items():
+            if not name.endswith(".shape"):
+                setattr(model, name, value)
+        for name in sparse:
+            setattr(
+                model,
+                name,
+                sp.csr_matrix(
+                    (arrays[f"{name}.data"], arrays[f"{name}.indices"], arrays[f"{name}.indptr"]),
+                    shape=tuple(meta["scalars"][f"{name}.shape"]),
+                ),
+            )
+        modules = {}
+        for key, value in arrays.items():
+            if "/" in key:
+                modules.setdefault(key.split("/")[0], {})[key.split("/", 1)[1]] = value
+            elif "." not in key:
+                setattr(model, key, value)
+        if modules:
+            model._restore_modules(modules)
+        return model
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        raise NotImplementedError
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _item_vectors(self):
+        return None
+
+    def _restore_modules(self, modules: dict[str, dict[str, np.ndarray]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not know how to rebuild its torch modules.")
+
+    # ------------------------------------------------------------------ checks
+    def _fitted(self, attribute: str):
+        if not hasattr(self, attribute):
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(train) first.")
+        return getattr(self, attribute)
+
+    def _check_users(self, users) -> np.ndarray:
+        return self._check_ids(users, self._fitted("n_users_"), "user")
+
+    @staticmethod
+    def _check_ids(ids, n: int, what: str) -> np.ndarray:
+        arr = np.atleast_1d(np.asarray(ids))
+        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(
+                f"{what}s must be an int or a 1-D array of int {what} indices, got {np.asarray(ids).dtype} "
+                f"of shape {np.shape(ids)}; map raw ids with data.{what}_index(...)."
+            )
+        bad = arr[(arr < 0) | (arr >= n)]
+        if len(bad):
+            raise KeyError(f"{what} index {int(bad[0])} is out of range: this model knows {what}s 0..{n - 1}.")
+        return arr.astype(np.int64)
+
+    @staticmethod
+    def _check_k(k, n_items: int) -> None:
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= n_items:
+            raise ValueError(f"k={k!r} must be an int from 1 to {n_items} (the number of items that can be returned).")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
