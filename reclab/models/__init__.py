@@ -1,5 +1,36 @@
-"""Recommenders. Every one follows the contract in `reclab.models.base`."""
+"""Recommenders. Every one follows the contract in `reclab.models.base`.
+
+Model families live one per module; they are imported on first use (``from reclab.models import
+SASRec`` loads only ``reclab.models.sasrec``), so importing reclab stays fast and torch is loaded
+only by the models that need it.
+"""
+from importlib import import_module
+
 from .base import NotFittedError, Recommender
 from .baselines import Popularity, Random
 
-__all__ = ["NotFittedError", "Popularity", "Random", "Recommender"]
+_MODULES = {
+    "ContentBased": "content",
+    "UserKNN": "knn",
+    "ItemKNN": "knn",
+    "EASE": "ease",
+    "FunkSVD": "mf",
+    "BPR": "mf",
+    "ALS": "mf",
+    "Hybrid": "hybrid",
+    "GMF": "ncf",
+    "MLP": "ncf",
+    "NeuMF": "ncf",
+    "MarkovChain": "markov",
+    "GRU4Rec": "gru4rec",
+    "SASRec": "sasrec",
+    "BERT4Rec": "bert4rec",
+}
+
+__all__ = ["NotFittedError", "Popularity", "Random", "Recommender", *_MODULES]
+
+
+def __getattr__(name: str):
+    if name in _MODULES:
+        return getattr(import_module(f".{_MODULES[name]}", __name__), name)
+    raise AttributeError(f"module 'reclab.models' has no attribute {name!r}")
