@@ -66,6 +66,7 @@ def load_movielens(
     source: str = "auto",
     cache_dir: str | os.PathLike | None = None,
     base_url: str | None = None,
+    checksum: str | None = None,
 ) -> Interactions:
     """Load a MovieLens dataset as `Interactions`.
 
@@ -77,6 +78,8 @@ def load_movielens(
         from GroupLens into the cache; "auto" prefers the offline copy for 100k.
     cache_dir : folder for downloads (see `cache_folder`).
     base_url : where the archives are served (tests point it at a local server).
+    checksum : override the pinned checksum (hex MD5/SHA-256), or "md5-file" to check against the
+        ``<archive>.md5`` GroupLens publishes beside each archive.
 
     Examples
     --------
@@ -105,7 +108,7 @@ def load_movielens(
             )
     from . import grouplens
 
-    folder = grouplens.fetch(size, cache_dir=cache_folder(cache_dir), base_url=base_url)
+    folder = grouplens.fetch(size, cache_dir=cache_folder(cache_dir), base_url=base_url, checksum=checksum)
     ratings, items, users = grouplens.read(size, folder)
     return Interactions.from_frames(
         ratings, items, users, name=f"ml-{size}", source=f"GroupLens download ({folder.name})"
