@@ -20,6 +20,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@$(BIN)/python -c "import matplotlib.pyplot"  # build the font cache now, not inside a notebook output
 	@touch $(STAMP)
 
 lab: $(STAMP)

@@ -230,12 +230,11 @@ def test_top_k_matches_stable_full_sort(case, k, sparse_mask):
 
 
 @SETTINGS
-@given(case=score_case())
-def test_auc_matches_brute_force_pair_count(case):
-    scores, excl = case
-    scores = np.where(np.isinf(scores), -5.0, scores)
-    rng = np.random.default_rng(int(abs(scores).sum() * 7) % 1000)
-    rel = [set(np.flatnonzero(rng.random(scores.shape[1]) < 0.3).tolist()) for _ in scores]
+@given(case=score_case(), data=st.data())
+def test_auc_matches_brute_force_pair_count(case, data):
+    scores, excl = case  # -inf stays in: it ties with other -inf scores like any value
+    n_items = scores.shape[1]
+    rel = [set(data.draw(st.lists(st.integers(0, n_items - 1), max_size=n_items))) for _ in scores]
     expected = [ref_auc(list(s), r, {i for i in range(len(s)) if e[i]})
                 for s, r, e in zip(scores, rel, excl)]
     close(M.auc(scores, to_csr(rel, scores.shape[1]), exclude=excl), expected)
@@ -429,6 +428,16 @@ def test_users_without_relevant_items_get_nan_everywhere():
         assert not np.isnan(out[0]) and np.isnan(out[1]), fn.__name__
     assert np.isnan(M.accuracy_at_k(topk, rel, 2, 100)[1])
     assert np.isnan(M.auc(np.ones((2, 4)), rel)[1])
+
+
+def test_relevant_accepts_csr_matrix_csr_array_dense_mask_and_lists_alike():
+    topk = np.array([[0, 1, 2], [3, 2, 1]])
+    dense = np.array([[0, 1, 0, 1], [0, 0, 0, 0]], dtype=bool)
+    forms = [sp.csr_matrix(dense), sp.csr_array(dense), sp.coo_matrix(dense), dense,
+             [np.array([1, 3]), np.array([], dtype=int)], ([1, 3], [])]
+    for form in forms:
+        # user 0: hit at rank 2, two relevant -> (1/log2(3)) / (1 + 1/log2(3)); user 1: none
+        close(M.ndcg_at_k(topk, form, 3), [(1 / math.log2(3)) / (1 + 1 / math.log2(3)), math.nan])
 
 
 def test_explicit_zeros_and_duplicates_in_relevant_are_handled():

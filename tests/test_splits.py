@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reclab.data import Interactions, leave_last_out, load_movielens, random_split, temporal_split
+from reclab.data import Interactions, future_share, leave_last_out, load_movielens, random_split, temporal_split
 
 # each row carries a unique "rating" (its position in the file) so a row can be traced through a split
 rows = st.lists(
@@ -122,3 +122,14 @@ def test_leave_last_out_on_ml100k():
     valid = split.valid.ratings.set_index("user")["timestamp"]
     train_latest = split.train.ratings.groupby("user")["timestamp"].max()
     assert (valid <= test.loc[valid.index]).all() and (train_latest <= valid.loc[train_latest.index]).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows)
+def test_future_share_against_brute_force(rows):
+    split = leave_last_out(build(rows))
+    train = split.train.ratings["timestamp"].tolist()
+    want = [sum(t > s for t in train) / max(1, len(train)) for s in split.test.ratings["timestamp"]]
+    np.testing.assert_allclose(future_share(split), want)
+    if len(split.test) and len(train):
+        assert (future_share(temporal_split(build(rows), 0.2, 0.3)) == 0).all()

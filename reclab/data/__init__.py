@@ -1,7 +1,7 @@
 """Data: MovieLens loaders, synthetic data with planted structure, and splits."""
 from .interactions import Interactions
 from .movielens import SIZES, cache_folder, load_movielens, offline_100k_folder
-from .splits import Split, leave_last_out, random_split, temporal_split
+from .splits import Split, future_share, leave_last_out, random_split, temporal_split
 from .synthetic import make_synthetic
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "SIZES",
     "Split",
     "cache_folder",
+    "future_share",
     "leave_last_out",
     "load_movielens",
     "make_synthetic",

@@ -133,3 +133,18 @@ def random_split(data: Interactions, valid_frac: float = 0.1, test_frac: float =
     label[perm[:n_test]] = 2
     label[perm[n_test: n_test + n_valid]] = 1
     return _parts(data, label, f"random (seed {seed})")
+
+
+def future_share(split: Split) -> np.ndarray:
+    """For each test rating, the share of training ratings that happened *after* it.
+
+    A non-zero share is leakage: the model was trained on the future of the moment it is asked to
+    predict (Ji et al., TOIS 2023). A global temporal split gives zeros by construction;
+    leave-last-out usually does not, because users' "last" ratings lie at different times.
+
+    Returns a float array with one value per row of ``split.test.ratings``.
+    """
+    train_ts = np.sort(split.train.ratings["timestamp"].to_numpy())
+    test_ts = split.test.ratings["timestamp"].to_numpy()
+    later = len(train_ts) - np.searchsorted(train_ts, test_ts, side="right")
+    return later / max(1, len(train_ts))

@@ -1,0 +1,95 @@
+"""Small helpers every notebook needs: which device to train on, and which versions are installed.
+
+Notebooks call these in their set-up check, so what they print must be the same on every machine
+with the pinned environment: versions only, never paths, timings or memory addresses.
+"""
+from __future__ import annotations
+
+import platform
+from importlib.metadata import PackageNotFoundError, version
+
+import torch
+
+_DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """The torch device to run on: the one asked for, or the best one available for "auto".
+
+    Parameters
+    ----------
+    device : "auto", "cpu", "cuda", "cuda:N", "mps" or a `torch.device`
+        "auto" picks CUDA when a GPU is visible, else Apple's MPS, else the CPU.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        When the device is not one of the kinds above, or is asked for but not available here.
+
+    Examples
+    --------
+    >>> pick_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str) or device.split(":")[0] not in _DEVICE_KINDS:
+        raise ValueError(
+            f"device={device!r} is not a device this course knows; use one of "
+            f"{', '.join(repr(k) for k in _DEVICE_KINDS)} (or 'cuda:N' for GPU number N)."
+        )
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind = device.split(":")[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was asked for, but torch sees no CUDA GPU on this machine; "
+            "use device='auto' (falls back to the CPU) or 'cpu'."
+        )
+    if kind == "cuda" and ":" in device:
+        index = device.split(":", 1)[1]
+        if not index.isdigit() or int(index) >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} names a GPU that does not exist; this machine has "
+                f"{torch.cuda.device_count()} (cuda:0 to cuda:{torch.cuda.device_count() - 1})."
+            )
+    if kind == "mps" and not _mps_available():
+        raise ValueError(
+            f"device={device!r} was asked for, but Apple's MPS backend is not available here; "
+            "use device='auto' or 'cpu'."
+        )
+    return torch.device(device)
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python (major.minor) and of the packages the course leans on, for set-up checks.
+
+    The torch version drops its local suffix ("2.13.0+cpu" → "2.13.0"): the CPU-only and the CUDA
+    builds of one release are the same torch for this course, and the committed notebook outputs
+    must not depend on which build a machine installed. The device check shows the difference.
+
+    Examples
+    --------
+    >>> sorted(versions())
+    ['numpy', 'pandas', 'python', 'reclab', 'torch']
+    """
+    out = {"python": ".".join(platform.python_version_tuple()[:2])}
+    for package in ("torch", "numpy", "pandas", "reclab"):
+        try:
+            out[package] = version(package).split("+")[0]
+        except PackageNotFoundError:  # reclab run from a source tree that was not pip-installed
+            out[package] = "not installed"
+    return out

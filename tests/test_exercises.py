@@ -1,0 +1,298 @@
+"""reclab.exercises: checkers print ✅ / ❌ / ⬜ and never raise; student copies lose the solutions."""
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from reclab import exercises
+from reclab.data import Interactions, make_synthetic
+from reclab.exercises import EXERCISES, Exercise, check, make_student_copy, register, strip_solutions
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.fixture(scope="module")
+def data() -> Interactions:
+    return make_synthetic(n_users=200, n_items=60, seed=3)
+
+
+@pytest.fixture(scope="module")
+def other() -> Interactions:
+    return make_synthetic(n_users=80, n_items=40, seed=4)
+
+
+# ---------------------------------------------------------------- the 00 exercises vs brute force
+def brute_liked_density(data: Interactions) -> float:
+    r = data.ratings
+    pairs = {(u, i) for u, i, x in zip(r["user"], r["item"], r["rating"]) if x >= 4}
+    return len(pairs) / (data.n_users * data.n_items)
+
+
+def brute_top_users_share(data: Interactions) -> float:
+    counts = sorted(data.ratings["user"].value_counts().tolist(), reverse=True)
+    return sum(counts[: int(0.2 * data.n_users)]) / len(data.ratings)
+
+
+def brute_light_users(data: Interactions) -> int:
+    per_user = data.ratings.groupby("user").size().reindex(range(data.n_users), fill_value=0)
+    return int((per_user < 30).sum())
+
+
+def brute_most_rated_title(data: Interactions) -> str:
+    counts = data.ratings["item"].value_counts()
+    best = min(i for i, n in counts.items() if n == counts.max())
+    return data.items.loc[best, "title"]
+
+
+BRUTE = {
+    "00-liked-density": brute_liked_density,
+    "00-top-users-share": brute_top_users_share,
+    "00-light-users": brute_light_users,
+    "00-most-rated-title": brute_most_rated_title,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BRUTE))
+def test_00_solutions_match_brute_force(name, data, other):
+    for d in (data, other):
+        expected = EXERCISES[name].solution(d)
+        brute = BRUTE[name](d)
+        assert expected == pytest.approx(brute) if isinstance(brute, float) else expected == brute
+
+
+@pytest.mark.parametrize("name", sorted(BRUTE))
+def test_00_brute_force_answer_is_accepted(name, data, capsys):
+    check(name, BRUTE[name](data), data)
+    out = capsys.readouterr().out
+    assert out.startswith(f"✅ {name}"), out
+
+
+def test_expected_value_comes_from_the_data_passed(data, other):
+    # the right answer for one dataset is wrong for another: nothing is hard-coded
+    ex = EXERCISES["00-liked-density"]
+    assert ex.evaluate(brute_liked_density(data), data).ok
+    assert not ex.evaluate(brute_liked_density(data), other).ok
+
+
+# ---------------------------------------------------------------- messages
+def test_wrong_answer_prints_input_expected_and_got(data, capsys):
+    check("00-light-users", 12345, data)
+    out = capsys.readouterr().out
+    assert out.startswith("❌ 00-light-users")
+    assert f"expected: {brute_light_users(data)}" in out
+    assert "got:      12345" in out
+    assert "synthetic (" in out and "ratings" in out  # the input is described
+    assert "hint:" in out
+
+
+@pytest.mark.parametrize("stub", [..., None])
+def test_stub_is_not_attempted(stub, data, capsys):
+    check("00-liked-density", stub, data)
+    out = capsys.readouterr().out
+    assert out.startswith("⬜ 00-liked-density: not attempted")
+    assert "❌" not in out and "✅" not in out
+
+
+def test_percentage_instead_of_fraction_gets_a_note(data):
+    outcome = EXERCISES["00-liked-density"].evaluate(100 * brute_liked_density(data), data)
+    assert outcome.status == "wrong" and "percentage" in outcome.message
+
+
+def test_numpy_torch_and_zero_d_answers_are_accepted(data):
+    ex = EXERCISES["00-light-users"]
+    value = brute_light_users(data)
+    for answer in (np.int64(value), np.array(value), torch.tensor(value), float(value)):
+        assert ex.evaluate(answer, data).ok, type(answer)
+
+
+def test_title_comparison_ignores_case_and_spacing(data):
+    title = brute_most_rated_title(data)
+    assert EXERCISES["00-most-rated-title"].evaluate(f"  {title.upper()} ", data).ok
+    assert not EXERCISES["00-most-rated-title"].evaluate(title + "x", data).ok
+
+
+class Nasty:
+    """An answer whose every dunder raises: the checker must still answer, not crash."""
+
+    def __eq__(self, other):
+        raise RuntimeError("no ==")
+
+    def __float__(self):
+        raise RuntimeError("no float")
+
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+    @property
+    def shape(self):
+        raise RuntimeError("no shape")
+
+
+WEIRD = [
+    "0.5", b"bytes", True, [1, 2], (3,), {"a": 1}, {1, 2}, object(), Nasty(), float("nan"),
+    math.inf, -1, np.array([1.0, 2.0]), np.zeros((2, 2)), pd.Series([1.0]), torch.ones(3),
+    pd.DataFrame({"a": [1]}), complex(1, 2), np.array("x"),
+]
+
+
+@pytest.mark.parametrize("answer", WEIRD, ids=lambda a: type(a).__name__)
+@pytest.mark.parametrize("name", sorted(BRUTE))
+def test_weird_answers_never_raise(name, answer, data, capsys):
+    check(name, answer, data)
+    out = capsys.readouterr().out
+    assert out.startswith("❌"), out
+    assert "0x" not in out  # no memory address leaks into notebook outputs
+
+
+def test_one_element_series_gets_a_hint(data):
+    outcome = EXERCISES["00-light-users"].evaluate(pd.Series([brute_light_users(data)]), data)
+    assert not outcome.ok and ".item()" in outcome.message
+
+
+def test_bad_inputs_and_unknown_names_never_raise(capsys):
+    check("00-light-users", 3, "not a dataset")
+    check("00-light-users", 3)
+    check("no-such-exercise", 3)
+    check(["unhashable"], 3)
+    out = capsys.readouterr().out.splitlines()
+    assert [line[0] for line in out if line[:1] in "❌✅⬜"] == ["❌"] * 4
+
+
+def test_check_returns_nothing(data, capsys):
+    # a value would be echoed by Jupyter as an extra output under the ✅ line
+    assert check("00-light-users", 0, data) is None
+
+
+# ---------------------------------------------------------------- registering new exercises
+def test_register_a_new_exercise_with_tolerance_and_order(capsys):
+    ex = register(Exercise("99-test-mean", "Mean of the inputs?", solution=lambda xs: float(np.mean(xs)), rtol=1e-3))
+    try:
+        check("99-test-mean", 2.0005, [1, 2, 3])
+        check("99-test-mean", 2.1, [1, 2, 3])
+        assert capsys.readouterr().out.splitlines()[0].startswith("✅ 99-test-mean")
+        with pytest.raises(ValueError, match="99-test-mean"):
+            register(Exercise("99-test-mean", "again", solution=len))
+        # re-running the notebook cell that defines an exercise replaces it
+        again = Exercise("99-test-mean", "Mean of the inputs?", solution=lambda xs: float(np.median(xs)))
+        assert register(again) is again and EXERCISES["99-test-mean"] is again
+    finally:
+        EXERCISES.pop("99-test-mean")
+
+
+def test_sequence_exercises_compare_shape_values_and_optionally_order():
+    ordered = Exercise("x", "?", solution=lambda: [3, 1, 2])
+    unordered = Exercise("y", "?", solution=lambda: [3, 1, 2], unordered=True)
+    assert ordered.evaluate(np.array([3, 1, 2])).ok
+    assert not ordered.evaluate([1, 2, 3]).ok
+    assert unordered.evaluate((1, 2, 3)).ok
+    outcome = ordered.evaluate([3, 1])
+    assert not outcome.ok and "shape" in outcome.message
+    assert not ordered.evaluate("312").ok
+
+
+def test_a_failing_solution_is_reported_not_raised():
+    outcome = Exercise("z", "?", solution=lambda d: 1 / 0).evaluate(1, "data")
+    assert outcome.status == "wrong" and "ZeroDivisionError" in outcome.message
+
+
+# ---------------------------------------------------------------- student copies
+SOLUTION_CELL = """\
+x = 1
+### BEGIN SOLUTION
+tmp = data.ratings["rating"] >= 4
+answer = tmp.mean()
+### END SOLUTION
+check("00-liked-density", answer, data)"""
+
+
+def test_strip_solutions_keeps_the_assigned_name_and_the_rest():
+    out = strip_solutions(SOLUTION_CELL)
+    assert out.splitlines() == ["x = 1", "answer = ...  # YOUR CODE HERE", 'check("00-liked-density", answer, data)']
+
+
+def test_strip_solutions_inside_a_function_keeps_indentation_and_name():
+    source = "def f(data):\n    ### BEGIN SOLUTION\n    result = len(data)\n    ### END SOLUTION\n    return result"
+    out = strip_solutions(source)
+    assert out.splitlines()[1] == "    result = ...  # YOUR CODE HERE"
+    ast.parse(out)
+
+
+def test_strip_solutions_handles_several_blocks_and_no_assignment():
+    source = "### BEGIN SOLUTION\na = 1\n### END SOLUTION\n### BEGIN SOLUTION\nprint(2)\n### END SOLUTION"
+    assert strip_solutions(source).splitlines() == ["a = ...  # YOUR CODE HERE", "answer = ...  # YOUR CODE HERE"]
+
+
+@pytest.mark.parametrize(
+    "source, match",
+    [
+        ("### BEGIN SOLUTION\na = 1", "never closed"),
+        ("a = 1\n### END SOLUTION", "without"),
+        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "second"),
+    ],
+)
+def test_strip_solutions_rejects_broken_markup(source, match):
+    with pytest.raises(ValueError, match=match):
+        strip_solutions(source, where="cell 3")
+
+
+def _instructor_notebook() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    intro = nbformat.v4.new_markdown_cell("# Title\n\nSome prose.")
+    setup = nbformat.v4.new_code_cell("data = load()", execution_count=1)
+    setup.outputs = [nbformat.v4.new_output("stream", name="stdout", text="loaded\n")]
+    exercise = nbformat.v4.new_code_cell(SOLUTION_CELL, execution_count=2)
+    exercise.outputs = [nbformat.v4.new_output("stream", name="stdout", text="✅ correct\n")]
+    written = nbformat.v4.new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION")
+    nb.cells = [intro, setup, exercise, written]
+    return nb
+
+
+def test_make_student_copy(tmp_path):
+    src, dst = tmp_path / "00-x.ipynb", tmp_path / "student" / "00-x.ipynb"
+    nbformat.write(_instructor_notebook(), src)
+    before = src.read_bytes()
+    assert make_student_copy(src, dst) == dst
+    assert src.read_bytes() == before  # the instructor's notebook is untouched
+    copy = nbformat.read(dst, as_version=4)
+    nbformat.validate(copy)
+    text = "\n".join(c.source for c in copy.cells)
+    assert "BEGIN SOLUTION" not in text and "tmp =" not in text and "Because." not in text
+    assert copy.cells[2].source.splitlines()[1] == "answer = ...  # YOUR CODE HERE"
+    assert "YOUR ANSWER HERE" in copy.cells[3].source
+    assert [c.source for c in copy.cells[:2]] == ["# Title\n\nSome prose.", "data = load()"]
+    for cell in copy.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+def test_make_student_copy_refuses_to_overwrite_the_source(tmp_path):
+    src = tmp_path / "00-x.ipynb"
+    nbformat.write(_instructor_notebook(), src)
+    with pytest.raises(ValueError, match="source notebook"):
+        make_student_copy(src, src)
+
+
+def test_command_line(tmp_path, capsys):
+    src, dst = tmp_path / "a.ipynb", tmp_path / "b.ipynb"
+    nbformat.write(_instructor_notebook(), src)
+    assert exercises.main([str(src), str(dst)]) == 0
+    assert dst.is_file() and "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not (NOTEBOOKS / "00-welcome.ipynb").exists(), reason="notebook 00 not written yet")
+def test_student_copy_of_notebook_00(tmp_path):
+    dst = make_student_copy(NOTEBOOKS / "00-welcome.ipynb", tmp_path / "00-welcome.ipynb")
+    cells = nbformat.read(dst, as_version=4).cells
+    stubs = [c.source for c in cells if c.cell_type == "code" and "# YOUR CODE HERE" in c.source]
+    assert len(stubs) >= 3
+    for source in stubs:
+        lines = source.splitlines()
+        assert lines[0] == "answer = ...  # YOUR CODE HERE" and lines[1].startswith("check(")
+        ast.parse(source)
