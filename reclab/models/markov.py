@@ -1,0 +1,123 @@
+"""`MarkovChain`: recommend what usually comes right after the user's last item.
+
+A first-order Markov chain over items is the simplest sequential recommender: count, over every
+user's time-ordered history, how often item ``j`` directly follows item ``i``; then rank items for
+a user by the row of their most recent item. Markov chains in recommendation go back at least to
+Shani, Heckerman & Brafman ("An MDP-Based Recommender System", JMLR 2005); Rendle, Freudenthaler &
+Schmidt-Thieme ("Factorizing Personalized Markov Chains for Next-Basket Recommendation", WWW 2010)
+factorise the transition tensor (FPMC) so that sparse rows borrow strength from similar items. This
+module keeps the plain, unfactorised chain — a transparent baseline for GRU4Rec and SASRec, and
+the model that recovers ``make_synthetic``'s planted successor.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..data import Interactions
+from .base import Recommender
+
+
+def transition_counts(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:
+    """Count consecutive pairs: ``C[i, j]`` = how often ``j`` directly follows ``i`` in a sequence.
+
+    Parameters
+    ----------
+    sequences : one int array of item indices per user, in time order (`Interactions.sequences`).
+    n_items : size of the catalogue.
+
+    Returns
+    -------
+    (n_items, n_items) float32 CSR matrix of counts; pairs never cross from one user to the next.
+
+    Examples
+    --------
+    >>> transition_counts([np.array([0, 1, 0, 1]), np.array([1, 2])], 3).toarray()
+    array([[0., 2., 0.],
+           [1., 0., 1.],
+           [0., 0., 0.]], dtype=float32)
+    """
+    pairs = [(s[:-1], s[1:]) for s in sequences if len(s) > 1]
+    src = np.concatenate([p[0] for p in pairs]) if pairs else np.zeros(0, np.int64)
+    dst = np.concatenate([p[1] for p in pairs]) if pairs else np.zeros(0, np.int64)
+    # coo -> csr sums duplicate (src, dst) entries, which is exactly the count we want
+    counts = sp.coo_matrix((np.ones(len(src), np.float32), (src, dst)), shape=(n_items, n_items)).tocsr()
+    counts.sum_duplicates()
+    return counts
+
+
+class MarkovChain(Recommender):
+    """First-order item-to-item Markov chain with additive smoothing and popularity backoff.
+
+    For a user whose last item is ``i`` the score of item ``j`` is the smoothed transition
+    probability::
+
+        P(j | i) = (C[i, j] + smoothing + backoff * pop[j]) / (C[i].sum() + smoothing * n_items + backoff)
+
+    where ``pop`` is the share of training interactions each item has. ``smoothing`` is Laplace
+    smoothing (a pseudo-count for every pair); ``backoff`` spreads that many pseudo-counts in
+    proportion to popularity, so an item with few or no observed successors falls back to the
+    popular items, and ties among unseen successors are broken by popularity rather than by index.
+    A user with no training history is scored by ``pop`` alone.
+
+    Which "last item": after ``fit(train)`` it is the latest item of the user's training sequence.
+    After ``fit(train, valid=valid)`` it is the latest of train + valid — the right input for the
+    **test** item, which follows the validation one (`reclab.evaluate` masks train + valid for
+    test). Transitions are counted on train only. To evaluate on ``part="valid"`` fit without
+    ``valid``, otherwise the model conditions on the very item it is asked to predict.
+
+    Parameters
+    ----------
+    smoothing : additive pseudo-count per (i, j) pair, >= 0.
+    backoff : pseudo-counts per row spread by popularity, >= 0.
+
+    Deviations from FPMC (Rendle et al., 2010): no factorisation of the transition matrix and no
+    user-specific (long-term taste) term; the chain is estimated by counting, not learned by BPR.
+    Consecutive repeats of an item count as self-transitions (the evaluator masks seen items).
+    """
+
+    _state = ("transitions_", "popularity_", "last_item_")
+
+    def __init__(self, *, smoothing: float = 0.0, backoff: float = 1.0):
+        self.smoothing = smoothing
+        self.backoff = backoff
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        for name in ("smoothing", "backoff"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < np.inf:
+                raise ValueError(f"{name}={value!r} must be a finite number >= 0, e.g. 0.0 or 1.0.")
+        sequences = train.sequences()
+        self.transitions_ = transition_counts(sequences, self.n_items_)
+        counts = train.item_counts().astype(np.float64)
+        self.popularity_ = (counts / counts.sum()).astype(np.float32)  # (n_items,)
+        if valid is not None:
+            sequences = _train_then_valid(train, valid).sequences()
+        self.last_item_ = np.array([s[-1] if len(s) else -1 for s in sequences], dtype=np.int64)  # (n_users,)
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        last = self.last_item_[users]  # (B,), -1 where the user has no history
+        known = last >= 0
+        rows = self.transitions_[np.where(known, last, 0)].toarray()  # (B, n_items)
+        rows[~known] = 0.0  # no last item: only the popularity prior is left
+        numerator = rows + self.smoothing + self.backoff * self.popularity_[None, :]
+        denominator = rows.sum(axis=1, keepdims=True) + self.smoothing * self.n_items_ + self.backoff
+        # a row with no counts and no pseudo-counts has no evidence at all: score it by popularity
+        empty = denominator[:, 0] == 0
+        numerator[empty], denominator[empty] = self.popularity_, 1.0
+        return numerator / denominator
+
+    def _item_vectors(self):
+        # an item is described by where users go next from it: its row of transition counts
+        return self.transitions_
+
+
+def _train_then_valid(train: Interactions, valid: Interactions) -> Interactions:
+    """Train and valid as one history; equal timestamps keep train rows before valid ones."""
+    if valid.n_items != train.n_items or valid.n_users != train.n_users:
+        raise ValueError(
+            f"valid has {valid.n_users} users and {valid.n_items} items but train has {train.n_users} and "
+            f"{train.n_items}; pass parts of the same split (split.train, split.valid)."
+        )
+    return train.with_ratings(pd.concat([train.ratings, valid.ratings], ignore_index=True))

@@ -1,0 +1,283 @@
+"""One training loop for every torch model in reclab.
+
+Nothing in this file knows any model (the habit of minGPT's ``trainer.py``): a net is any
+``torch.nn.Module`` with a ``loss(batch) -> scalar tensor`` method, and the data is a function that
+yields batches (dicts of CPU tensors) for one epoch. `fit_net` adds what every model needs and
+nobody should write twice: the device, Adam, gradient clipping, bf16 autocast on a GPU, early
+stopping on a validation metric with the best weights restored, a checkpoint written every epoch
+that a later call can resume from, a NaN guard, and a progress bar.
+
+Repeatability: on the CPU, the same net initialisation, the same ``seed`` and the same batches give
+bit-identical weights, and a run resumed from its checkpoint ends exactly where an uninterrupted
+run ends (the checkpoint holds the torch random state; each epoch's numpy generator is derived from
+``(seed, epoch)``).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .utils import pick_device
+
+__all__ = ["History", "fit_net", "pick_device", "validation_ndcg"]
+
+Batches = Callable[[np.random.Generator], Iterable[dict[str, torch.Tensor]]]
+
+
+@dataclass
+class History:
+    """What happened during `fit_net`: one row per epoch, and the best validation epoch.
+
+    Attributes
+    ----------
+    frame : DataFrame with columns epoch (1-based), loss (mean training loss of the epoch),
+        valid (the validation metric, NaN without ``validate``), seconds (training time of the
+        epoch, validation excluded) and valid_seconds.
+    best_epoch, best_value : the epoch whose weights the net holds at the end, and its metric
+        (None without ``validate``).
+    stopped_early : True when patience ran out before ``n_epochs``.
+    """
+
+    frame: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_COLUMNS))
+    best_epoch: int | None = None
+    best_value: float | None = None
+    stopped_early: bool = False
+    name: str = ""
+
+    def plot(self, ax=None):
+        """Training loss (left axis) and validation metric (right axis) per epoch; returns the Axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        f = self.frame
+        ax.plot(f["epoch"], f["loss"], marker=".", color="C0", label="training loss")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training loss", color="C0")
+        ax.set_title(f"Training curves{' — ' + self.name if self.name else ''}")
+        if f["valid"].notna().any():
+            right = ax.twinx()
+            right.plot(f["epoch"], f["valid"], marker=".", color="C1", label="validation metric")
+            right.set_ylabel("validation metric", color="C1")
+            if self.best_epoch is not None:
+                right.axvline(self.best_epoch, color="grey", linestyle=":", label=f"best epoch ({self.best_epoch})")
+            lines = ax.get_lines() + right.get_lines()
+            ax.legend(lines, [line.get_label() for line in lines], loc="center right")
+        return ax
+
+
+_COLUMNS = ["epoch", "loss", "valid", "seconds", "valid_seconds"]
+
+
+def fit_net(
+    net: torch.nn.Module,
+    batches: Batches,
+    *,
+    n_epochs: int,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    validate: Callable[[torch.nn.Module], float] | None = None,
+    patience: int | None = None,
+    clip: float | None = 1.0,
+    device: str = "auto",
+    amp: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+    name: str = "",
+) -> History:
+    """Train ``net`` by minimising ``net.loss(batch)`` with Adam; returns the `History`.
+
+    Parameters
+    ----------
+    net : a module with ``loss(batch: dict[str, Tensor]) -> scalar Tensor``. It is moved to the
+        device and left there, in eval mode, holding the best weights (or the last ones without
+        ``validate``).
+    batches : ``batches(rng)`` is called once per epoch with ``np.random.default_rng([seed, epoch])``
+        and yields dicts of CPU tensors (shuffle with ``rng``); the loop moves them to the device.
+    n_epochs : the number of epochs to run (in total, counting those of a resumed checkpoint).
+    lr, weight_decay : Adam's step size and decoupled weight decay (AdamW; 0 makes it plain Adam).
+    validate : ``validate(net) -> float``, higher is better (e.g. `validation_ndcg`); called after
+        every epoch with the net in eval mode under ``torch.no_grad()``.
+    patience : stop after this many epochs without a better validation value (needs ``validate``);
+        None trains all ``n_epochs``. The best weights are restored at the end either way.
+    clip : the largest gradient norm (all parameters together); None turns clipping off.
+    device : "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
+    amp : on CUDA, run the forward pass under bf16 autocast (ignored on CPU and MPS).
+    checkpoint : a file rewritten (atomically) after every epoch with the weights, the optimizer,
+        the random state, the history and the best weights so far.
+    resume : continue from ``checkpoint`` when the file exists (start afresh when it does not).
+    seed : seeds torch's random generator (dropout, sampling inside ``loss``) and the per-epoch rng.
+    progress : show a tqdm bar over epochs with the loss and validation metric.
+    name : a label for the progress bar, the errors and the plot.
+
+    Raises
+    ------
+    FloatingPointError
+        When a batch gives a NaN or infinite loss; the message names the epoch and the batch.
+
+    Examples
+    --------
+    >>> history = fit_net(net, lambda rng: [{"x": x, "y": y}], n_epochs=5)   # doctest: +SKIP
+    >>> history.frame[["epoch", "loss"]]                                      # doctest: +SKIP
+    """
+    if not isinstance(n_epochs, (int, np.integer)) or isinstance(n_epochs, bool) or n_epochs < 1:
+        raise ValueError(f"n_epochs={n_epochs!r} must be a positive int.")
+    if not callable(getattr(net, "loss", None)):
+        raise TypeError(f"{type(net).__name__} has no loss(batch) method; fit_net trains by calling net.loss(batch).")
+    if patience is not None and (validate is None or patience < 1):
+        raise ValueError(f"patience={patience!r} needs a validate function and must be >= 1 "
+                         "(or None to train all epochs).")
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip={clip!r} must be a positive gradient norm, or None for no clipping.")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint=<the file to resume from>.")
+    dev = pick_device(device)
+    label = name or type(net).__name__
+    net.to(dev)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    rows: list[dict] = []
+    best = {"epoch": None, "value": None, "state": None}
+    bad_epochs, stopped, start = 0, False, 1
+    torch.manual_seed(seed)
+
+    if resume and Path(checkpoint).exists():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        if dev.type == "cuda" and state["cuda_rng"]:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        rows = [dict(zip(_COLUMNS, values)) for values in zip(*(state["history"][c] for c in _COLUMNS))]
+        best = {"epoch": state["best_epoch"], "value": state["best_value"], "state": state["best_net"]}
+        bad_epochs, stopped, start = state["bad_epochs"], state["stopped"], state["epoch"] + 1
+
+    epochs = range(start, n_epochs + 1) if not stopped else range(0)
+    bar = _progress(epochs, progress, label)
+    for epoch in bar:
+        net.train()
+        tic, total, count = time.perf_counter(), 0.0, 0
+        for b, batch in enumerate(batches(np.random.default_rng([seed, epoch]))):
+            batch = {k: v.to(dev, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp and dev.type == "cuda"):
+                loss = net.loss(batch)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"{label}: the loss is {value} at epoch {epoch}, batch {b}; lower lr (now {lr}), "
+                    "keep clip on, or check the batch for out-of-range ids."
+                )
+            loss.backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+            optimizer.step()
+            total, count = total + value, count + 1
+        if count == 0:
+            raise ValueError(f"{label}: batches(rng) yielded no batch at epoch {epoch}; check the training data.")
+        seconds = time.perf_counter() - tic
+
+        metric, tic = float("nan"), time.perf_counter()
+        if validate is not None:
+            net.eval()
+            with torch.no_grad():
+                metric = float(validate(net))
+            if best["value"] is None or metric > best["value"]:  # NaN never improves
+                best = {"epoch": epoch, "value": metric, "state": _cpu_copy(net.state_dict())}
+                bad_epochs = 0
+            else:
+                bad_epochs += 1
+            stopped = patience is not None and bad_epochs >= patience
+        rows.append({"epoch": epoch, "loss": total / count, "valid": metric, "seconds": seconds,
+                     "valid_seconds": time.perf_counter() - tic})
+        if progress:
+            bar.set_postfix(loss=f"{total / count:.4f}", valid=f"{metric:.4f}")
+        if checkpoint is not None:
+            _save(checkpoint, net, optimizer, dev, rows, best, bad_epochs, stopped, epoch)
+        if stopped:
+            break
+
+    if best["state"] is not None:
+        net.load_state_dict(best["state"])
+    net.eval()
+    frame = pd.DataFrame(rows, columns=_COLUMNS).astype({"epoch": int})
+    return History(frame, best["epoch"], best["value"], stopped and len(frame) < n_epochs, label)
+
+
+def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
+def _save(path, net, optimizer, dev, rows, best, bad_epochs, stopped, epoch) -> None:
+    """Write the checkpoint to a temporary file, then rename: a crash never leaves half a file."""
+    state = {
+        "epoch": epoch,
+        "net": _cpu_copy(net.state_dict()),
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else [],
+        "history": {c: [float(r[c]) for r in rows] for c in _COLUMNS},
+        "best_epoch": best["epoch"],
+        "best_value": best["value"],
+        "best_net": best["state"],
+        "bad_epochs": bad_epochs,
+        "stopped": stopped,
+    }
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _progress(epochs: range, show: bool, label: str):
+    if not show:
+        return epochs
+    from tqdm.auto import tqdm
+
+    return tqdm(epochs, desc=label, unit="epoch", leave=False)
+
+
+def validation_ndcg(model, train, valid, *, k: int = 10, users: np.ndarray | None = None) -> float:
+    """NDCG@k of ``model.score`` on ``valid``, ranking the full catalogue with ``train`` masked.
+
+    A quick stand-in for ``evaluate(model, split, part="valid")`` to pass as ``validate`` while the
+    model is being fitted (the recommender's scoring reads its current net).
+
+    Parameters
+    ----------
+    model : anything with ``score(users) -> (len(users), n_items)``.
+    train, valid : `Interactions` on the same ids; each user's valid items are the relevant ones.
+    k : the cut-off.
+    users : the users to evaluate (default: everyone with a validation item not seen in train).
+
+    Examples
+    --------
+    >>> fit_net(net, batches, n_epochs=50, patience=5,
+    ...         validate=lambda net: validation_ndcg(model, split.train, split.valid))  # doctest: +SKIP
+    """
+    from .metrics import ndcg_at_k, top_k
+
+    seen = train.to_csr("binary")
+    relevant = valid.to_csr("binary")
+    relevant = (relevant - relevant.multiply(seen)).tocsr()
+    relevant.eliminate_zeros()
+    if users is None:
+        users = np.flatnonzero(np.diff(relevant.indptr) > 0)
+    if len(users) == 0:
+        raise ValueError("valid has no item that is not already in train; nothing to validate on.")
+    values = []
+    for start in range(0, len(users), 1024):
+        batch = np.asarray(users[start: start + 1024])
+        items, _ = top_k(model.score(batch), k, exclude=seen[batch])
+        values.append(ndcg_at_k(items, relevant[batch], k))
+    return float(np.nanmean(np.concatenate(values)))

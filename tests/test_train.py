@@ -1,0 +1,181 @@
+"""The shared training loop: repeatability, resume, early stopping, guards, checkpoints, clipping."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+
+from reclab.train import History, fit_net, validation_ndcg
+
+
+class Tiny(torch.nn.Module):
+    """A small regression net with dropout, so the torch random state matters."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.layers = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Dropout(0.3),
+                                          torch.nn.Linear(16, 1))
+
+    def loss(self, batch):
+        return torch.nn.functional.mse_loss(self.layers(batch["x"]).squeeze(-1), batch["y"])
+
+
+_X = torch.randn(64, 4, generator=torch.Generator().manual_seed(1))
+_Y = _X @ torch.tensor([1.0, -2.0, 0.5, 0.0])
+
+
+def batches(rng):
+    order = torch.from_numpy(rng.permutation(len(_X)))
+    for start in range(0, len(_X), 16):
+        idx = order[start: start + 16]
+        yield {"x": _X[idx], "y": _Y[idx]}
+
+
+def weights(net):
+    return {k: v.clone() for k, v in net.state_dict().items()}
+
+
+def same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def train(**kwargs):
+    net = Tiny()
+    history = fit_net(net, batches, progress=False, device="cpu", **kwargs)
+    return net, history
+
+
+def test_same_seed_same_weights_and_other_seed_differs():
+    a, ha = train(n_epochs=3, seed=5)
+    b, hb = train(n_epochs=3, seed=5)
+    c, _ = train(n_epochs=3, seed=6)
+    assert same(weights(a), weights(b))
+    assert ha.frame["loss"].tolist() == hb.frame["loss"].tolist()
+    assert not same(weights(a), weights(c))
+
+
+def test_training_reduces_the_loss():
+    _, history = train(n_epochs=20, lr=1e-2)
+    assert history.frame["loss"].iloc[-1] < 0.5 * history.frame["loss"].iloc[0]
+    assert list(history.frame["epoch"]) == list(range(1, 21))
+
+
+def test_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
+    metric = lambda net: -float(net.loss({"x": _X, "y": _Y}))  # noqa: E731 — deterministic in eval mode
+    full, h_full = train(n_epochs=4, validate=metric)
+    ckpt = tmp_path / "run.pt"
+    train(n_epochs=2, validate=metric, checkpoint=ckpt)
+    resumed, h_res = train(n_epochs=4, validate=metric, checkpoint=ckpt, resume=True)
+    assert same(weights(full), weights(resumed))
+    assert h_full.frame["loss"].tolist() == h_res.frame["loss"].tolist()
+    assert h_full.frame["valid"].tolist() == h_res.frame["valid"].tolist()
+    assert (h_full.best_epoch, h_full.best_value) == (h_res.best_epoch, h_res.best_value)
+
+
+def test_early_stopping_restores_the_best_weights():
+    script = iter([0.1, 0.5, 0.3, 0.2, 0.9, 0.9])
+    net, history = train(n_epochs=6, validate=lambda net: next(script), patience=2)
+    assert history.best_epoch == 2 and history.best_value == 0.5
+    assert history.stopped_early and len(history.frame) == 4  # epochs 3 and 4 did not improve
+    # reference: the same run stopped by hand after epoch 2 (validation draws no random numbers)
+    reference, _ = train(n_epochs=2)
+    assert same(weights(net), weights(reference))
+
+
+def test_without_validate_the_last_weights_are_kept():
+    net, history = train(n_epochs=3)
+    reference, _ = train(n_epochs=3)
+    assert history.best_epoch is None and history.frame["valid"].isna().all()
+    assert same(weights(net), weights(reference))
+
+
+class Exploding(Tiny):
+    def loss(self, batch):
+        self.calls = getattr(self, "calls", 0) + 1
+        loss = super().loss(batch)
+        return loss * float("nan") if self.calls == 10 else loss  # epoch 3 (4 batches per epoch), batch 1
+
+
+def test_nan_loss_names_the_epoch_and_batch():
+    with pytest.raises(FloatingPointError, match="epoch 3, batch 1"):
+        fit_net(Exploding(), batches, n_epochs=5, progress=False, device="cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_asked_for_on_a_cpu_machine_is_a_clear_error():
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        fit_net(Tiny(), batches, n_epochs=1, device="cuda", progress=False)
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    net, _ = train(n_epochs=2, checkpoint=ckpt, validate=lambda net: 1.0)
+    state = torch.load(ckpt, weights_only=True)
+    assert state["epoch"] == 2 and state["best_epoch"] == 1
+    assert same(state["best_net"], weights(net))  # the net ends with the best weights (epoch 1) ...
+    assert not same(state["net"], weights(net))  # ... while the file also holds the last ones, to resume from
+    assert set(state["net"]) == set(net.state_dict())
+    assert not (tmp_path / "run.pt.tmp").exists()
+
+
+class Steep(torch.nn.Module):
+    """loss = 1000 * sum(w): the gradient is 1000 everywhere, norm 1000 * sqrt(8)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(8))
+
+    def loss(self, batch):
+        return 1000 * self.w.sum() * batch["one"].sum()
+
+
+def test_clipping_bounds_the_gradient_norm():
+    one = lambda rng: [{"one": torch.ones(1)}]  # noqa: E731
+    clipped, free = Steep(), Steep()
+    fit_net(clipped, one, n_epochs=1, clip=1.0, progress=False, device="cpu")
+    fit_net(free, one, n_epochs=1, clip=None, progress=False, device="cpu")
+    # the gradient of the last step stays on the parameters
+    assert clipped.w.grad.norm().item() == pytest.approx(1.0, rel=1e-5)
+    assert free.w.grad.norm().item() == pytest.approx(1000 * np.sqrt(8), rel=1e-5)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="patience"):
+        fit_net(Tiny(), batches, n_epochs=2, patience=2, progress=False)
+    with pytest.raises(ValueError, match="n_epochs"):
+        fit_net(Tiny(), batches, n_epochs=0, progress=False)
+    with pytest.raises(ValueError, match="resume"):
+        fit_net(Tiny(), batches, n_epochs=1, resume=True, progress=False)
+    with pytest.raises(TypeError, match="loss"):
+        fit_net(torch.nn.Linear(2, 2), batches, n_epochs=1, progress=False)
+    with pytest.raises(ValueError, match="no batch"):
+        fit_net(Tiny(), lambda rng: [], n_epochs=1, progress=False, device="cpu")
+
+
+def test_history_plot_has_title_and_labels():
+    _, history = train(n_epochs=3, validate=lambda net: 0.5)
+    ax = history.plot()
+    assert isinstance(history, History)
+    assert ax.get_title() and ax.get_xlabel() == "epoch" and ax.get_ylabel()
+
+
+def test_validation_ndcg_matches_a_hand_count():
+    from reclab.data import Interactions
+    import pandas as pd
+
+    def frame(rows, names=("user", "item")):
+        return pd.DataFrame(rows, columns=[*names, "rating", "timestamp"])
+
+    train_ = Interactions.from_frames(frame([(0, 0, 5, 0), (1, 1, 5, 0), (1, 3, 5, 0)], ("user_id", "item_id")),
+                                      items=pd.DataFrame({"item_id": [0, 1, 2, 3]}))
+    valid = train_.with_ratings(frame([(0, 2, 5, 1), (1, 2, 5, 1)]))
+
+    class Fixed:  # user 0 ranks item 2 first (NDCG 1); user 1 ranks it second (after seen 3 is masked): 1/log2(3)
+        def score(self, users):
+            return np.array([[0.0, 0.1, 0.9, 0.2], [0.7, 0.0, 0.5, 0.9]])[users]
+
+    expected = (1.0 + 1.0 / np.log2(3)) / 2
+    assert validation_ndcg(Fixed(), train_, valid, k=2) == pytest.approx(expected)
