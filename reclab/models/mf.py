@@ -1,0 +1,349 @@
+"""Matrix factorisation: explicit ratings (`FunkSVD`) and implicit feedback (`BPR`, `ALS`).
+
+Every user u and item i get a vector of ``n_factors`` numbers, p_u and q_i, and their dot product
+says how well they match. The three models learn those vectors from different signals:
+
+- `FunkSVD` fits the observed star ratings, r_ui ≈ μ + b_u + b_i + p_u·q_i, by stochastic gradient
+  descent on the squared error (S. Funk, "Netflix Update: Try This at Home", blog post, 2006;
+  Koren, Bell & Volinsky, "Matrix Factorization Techniques for Recommender Systems", IEEE Computer
+  42(8), 2009). It predicts ratings; it was never trained to rank.
+- `BPR` learns to rank: a user's item should score above an item they never touched (Rendle,
+  Freudenthaler, Gantner & Schmidt-Thieme, "BPR: Bayesian Personalized Ranking from Implicit
+  Feedback", UAI 2009).
+- `ALS` fits every cell of the user × item matrix, 1 where there was an interaction and 0 elsewhere,
+  trusting the 1s more (Hu, Koren & Volinsky, "Collaborative Filtering for Implicit Feedback
+  Datasets", ICDM 2008), by alternating exact least-squares solves (`als_solve`).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from ..data import Interactions
+from .base import Recommender
+
+OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+
+
+def _check(name: str, value, low: float, strict: bool, integer: bool = False) -> None:
+    """ValueError naming the argument and value when ``value`` is not a number above ``low``."""
+    kind = numbers.Integral if integer else numbers.Real
+    bad = not isinstance(value, kind) or isinstance(value, bool) or (value <= low if strict else value < low)
+    if bad:
+        rule = f"{'>' if strict else '>='} {low}"
+        raise ValueError(f"{name}={value!r} is not valid; it must be {'an int' if integer else 'a number'} {rule}.")
+
+
+def _check_training(model) -> None:
+    _check("n_factors", model.n_factors, 0, True, integer=True)
+    _check("n_epochs", model.n_epochs, 0, True, integer=True)
+    _check("reg", model.reg, 0, False)
+    for name in ("lr", "batch_size"):
+        if hasattr(model, name):
+            _check(name, getattr(model, name), 0, True, integer=name == "batch_size")
+    if hasattr(model, "optimizer") and model.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer={model.optimizer!r} is not supported; use one of {sorted(OPTIMIZERS)}.")
+
+
+def _normal(shape: tuple[int, ...], std: float, generator: torch.Generator) -> nn.Parameter:
+    return nn.Parameter(torch.randn(shape, generator=generator) * std)
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator):
+    """Shuffled index batches covering 0..n-1 once (one epoch)."""
+    order = torch.randperm(n, generator=generator)
+    return order.split(batch_size)
+
+
+class FunkSVDNet(nn.Module):
+    """r̂_ui = μ + b_u + b_i + p_u·q_i, with μ fixed to the training mean."""
+
+    def __init__(self, n_users: int, n_items: int, n_factors: int, global_mean: float = 0.0,
+                 init_std: float = 0.1, generator: torch.Generator | None = None):
+        super().__init__()
+        self.register_buffer("global_mean", torch.tensor(float(global_mean)))
+        self.user_factors = _normal((n_users, n_factors), init_std, generator)  # (U, F)
+        self.item_factors = _normal((n_items, n_factors), init_std, generator)  # (I, F)
+        self.user_bias = nn.Parameter(torch.zeros(n_users))
+        self.item_bias = nn.Parameter(torch.zeros(n_items))
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        dot = (self.user_factors[users] * self.item_factors[items]).sum(-1)  # (B,)
+        return self.global_mean + self.user_bias[users] + self.item_bias[items] + dot
+
+    def loss(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor, reg: float) -> torch.Tensor:
+        """Σ_batch ½(r − r̂)² + ½·reg·(‖p_u‖² + ‖q_i‖² + b_u² + b_i²).
+
+        Summed, not averaged, and halved, so that one SGD step on a single rating is exactly
+        Funk's update p_u ← p_u + lr·(e·q_i − reg·p_u).
+        """
+        error = ratings - self(users, items)  # (B,)
+        norms = (self.user_factors[users].square().sum(-1) + self.item_factors[items].square().sum(-1)
+                 + self.user_bias[users].square() + self.item_bias[items].square())  # (B,)
+        return 0.5 * (error.square() + reg * norms).sum()
+
+
+class BPRNet(nn.Module):
+    """x̂_ui = p_u·q_i (+ b_i): a score whose only job is to order items for a user."""
+
+    def __init__(self, n_users: int, n_items: int, n_factors: int, item_bias: bool = True,
+                 init_std: float = 0.1, generator: torch.Generator | None = None):
+        super().__init__()
+        self.user_factors = _normal((n_users, n_factors), init_std, generator)  # (U, F)
+        self.item_factors = _normal((n_items, n_factors), init_std, generator)  # (I, F)
+        self.item_bias = nn.Parameter(torch.zeros(n_items), requires_grad=item_bias)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return (self.user_factors[users] * self.item_factors[items]).sum(-1) + self.item_bias[items]  # (B,)
+
+    def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, reg: float) -> torch.Tensor:
+        """Σ_batch −ln σ(x̂_ui − x̂_uj) + ½·reg·(‖p_u‖² + ‖q_i‖² + ‖q_j‖² + b_i² + b_j²)."""
+        margin = self(users, pos) - self(users, neg)  # (B,)
+        norms = (self.user_factors[users].square().sum(-1) + self.item_factors[pos].square().sum(-1)
+                 + self.item_factors[neg].square().sum(-1) + self.item_bias[pos].square() + self.item_bias[neg].square())
+        return (-nn.functional.logsigmoid(margin) + 0.5 * reg * norms).sum()
+
+
+class _Factors(Recommender):
+    """Shared by the three models: scores and item vectors from learned factor arrays."""
+
+    _state = ("user_factors_", "item_factors_", "item_bias_")
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        return self.user_factors_[users] @ self.item_factors_.T + self.item_bias_  # (n, I)
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.item_factors_
+
+    def _keep(self, net: nn.Module) -> None:
+        self.user_factors_ = net.user_factors.detach().numpy().copy()
+        self.item_factors_ = net.item_factors.detach().numpy().copy()
+        self.item_bias_ = net.item_bias.detach().numpy().copy()
+
+
+class FunkSVD(_Factors):
+    """Biased matrix factorisation of explicit ratings, trained by minibatch SGD or Adam.
+
+    Deviations from Funk (2006) and Koren et al. (2009): ratings are visited in shuffled minibatches
+    of ``batch_size`` whose gradients are summed (``batch_size=1`` with ``optimizer="sgd"`` is the
+    original per-rating update); Adam is offered as an alternative; predictions are not clipped to
+    the rating scale. The ranking score of an item is its predicted rating.
+
+    Attributes
+    ----------
+    rmse_ : {"train": [...], "valid": [...]}, the RMSE after each epoch ("valid" only when given).
+    """
+
+    _state = _Factors._state + ("global_mean_", "user_bias_", "rmse_")
+
+    def __init__(self, *, n_factors: int = 32, n_epochs: int = 20, lr: float = 0.01, reg: float = 0.05,
+                 batch_size: int = 1024, optimizer: str = "sgd", init_std: float = 0.1, seed: int = 0):
+        self.n_factors, self.n_epochs, self.lr, self.reg = n_factors, n_epochs, lr, reg
+        self.batch_size, self.optimizer, self.init_std, self.seed = batch_size, optimizer, init_std, seed
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        _check_training(self)
+        generator = torch.Generator().manual_seed(self.seed)
+        users, items, ratings = _triples(train)
+        net = FunkSVDNet(self.n_users_, self.n_items_, self.n_factors, ratings.mean().item(), self.init_std, generator)
+        opt = OPTIMIZERS[self.optimizer](net.parameters(), lr=self.lr)
+        parts = {"train": (users, items, ratings)} | ({"valid": _triples(valid)} if valid is not None else {})
+        self.rmse_ = {name: [] for name in parts}
+        for _ in range(self.n_epochs):
+            for batch in _batches(len(ratings), self.batch_size, generator):
+                opt.zero_grad()
+                net.loss(users[batch], items[batch], ratings[batch], self.reg).backward()
+                opt.step()
+            with torch.no_grad():
+                for name, (u, i, r) in parts.items():
+                    self.rmse_[name].append(float((net(u, i) - r).square().mean().sqrt()))
+        self._keep(net)
+        self.global_mean_ = float(net.global_mean)
+        self.user_bias_ = net.user_bias.detach().numpy().copy()
+
+    def predict(self, users, items) -> np.ndarray:
+        """Predicted ratings for the pairs (users[k], items[k]): float32 array of shape (n,)."""
+        users = self._check_users(users)
+        items = self._check_ids(items, self.n_items_, "item")
+        if len(users) != len(items):
+            raise ValueError(f"users and items must pair up: got {len(users)} users and {len(items)} items.")
+        dot = (self.user_factors_[users] * self.item_factors_[items]).sum(-1)
+        return (self.global_mean_ + self.user_bias_[users] + self.item_bias_[items] + dot).astype(np.float32)
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        return super()._score(users) + self.global_mean_ + self.user_bias_[users, None]
+
+
+def _triples(data: Interactions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r = data.ratings
+    return (torch.tensor(r["user"].to_numpy(np.int64)), torch.tensor(r["item"].to_numpy(np.int64)),
+            torch.tensor(r["rating"].to_numpy(np.float32)))
+
+
+def sample_negatives(users: torch.Tensor, seen: sp.csr_matrix, generator: torch.Generator,
+                     max_tries: int = 20) -> torch.Tensor:
+    """One item per user, uniform among the items that user has not seen: shape like ``users``.
+
+    Rejection sampling, all users at once: redraw the draws that hit a seen item. A user who has
+    seen (nearly) everything may keep a seen item after ``max_tries`` rounds.
+    """
+    n_items = seen.shape[1]
+    coo = seen.tocoo()
+    seen_keys = torch.as_tensor(np.sort(coo.row.astype(np.int64) * n_items + coo.col))
+    neg = torch.randint(n_items, users.shape, generator=generator)
+    for _ in range(max_tries):
+        hit = torch.isin(users * n_items + neg, seen_keys)
+        if not hit.any():
+            break
+        neg[hit] = torch.randint(n_items, (int(hit.sum()),), generator=generator)
+    return neg
+
+
+class BPR(_Factors):
+    """Bayesian Personalized Ranking: matrix factorisation trained on (user, positive, negative) triples.
+
+    Deviations from Rendle et al. (2009): instead of bootstrap-sampling triples one at a time, each
+    epoch visits every (user, item) pair of the training set once in shuffled minibatches, each with
+    one negative drawn uniformly from the user's unseen items; gradients of a minibatch are summed;
+    Adam is the default optimiser (``optimizer="sgd"`` is LearnBPR's update). The item bias is
+    optional (``item_bias=False`` gives the plain dot product of the paper).
+    """
+
+    def __init__(self, *, n_factors: int = 128, n_epochs: int = 40, lr: float = 0.01, reg: float = 0.01,
+                 batch_size: int = 4096, optimizer: str = "adam", item_bias: bool = True,
+                 init_std: float = 0.1, seed: int = 0):
+        self.n_factors, self.n_epochs, self.lr, self.reg = n_factors, n_epochs, lr, reg
+        self.batch_size, self.optimizer, self.item_bias = batch_size, optimizer, item_bias
+        self.init_std, self.seed = init_std, seed
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        _check_training(self)
+        generator = torch.Generator().manual_seed(self.seed)
+        coo = self.seen_.tocoo()  # each (user, item) pair once, however often it was rated
+        users, pos = torch.as_tensor(coo.row.astype(np.int64)), torch.as_tensor(coo.col.astype(np.int64))
+        net = BPRNet(self.n_users_, self.n_items_, self.n_factors, self.item_bias, self.init_std, generator)
+        opt = OPTIMIZERS[self.optimizer]([p for p in net.parameters() if p.requires_grad], lr=self.lr)
+        self.loss_ = []
+        for _ in range(self.n_epochs):
+            neg = sample_negatives(users, self.seen_, generator)
+            total = 0.0
+            for batch in _batches(len(users), self.batch_size, generator):
+                opt.zero_grad()
+                loss = net.loss(users[batch], pos[batch], neg[batch], self.reg)
+                loss.backward()
+                opt.step()
+                total += loss.item()
+            self.loss_.append(total / len(users))
+        self._keep(net)
+
+
+def als_solve(fixed: np.ndarray, matrix: sp.csr_matrix, alpha: float, reg: float,
+              block: int = 1 << 12) -> np.ndarray:
+    """One ALS half-step: the factors of every row of ``matrix`` given the other side's ``fixed``.
+
+    For row u with confidences c_ui = 1 + alpha·r_ui and preferences p_ui = [r_ui > 0], solves
+    (YᵀY + Yᵀ(C_u − I)Y + reg·I) x_u = Yᵀ C_u p_u, where Y = ``fixed``. YᵀY is shared by all rows;
+    the correction Yᵀ(C_u − I)Y only involves the row's own nonzeros, so rows are sorted by length,
+    gathered into padded blocks of about ``block`` entries and solved together with a batched
+    Cholesky factorisation — no Python loop over rows.
+
+    Parameters
+    ----------
+    fixed : (n_cols, F) factors of the other side; float32 or float64, the dtype computed in.
+    matrix : (n_rows, n_cols) sparse, nonnegative values r_ui.
+
+    Returns
+    -------
+    (n_rows, F) array of the dtype of ``fixed``; a row without nonzeros gets zeros.
+
+    Examples
+    --------
+    >>> X = als_solve(Y, R, alpha=5.0, reg=10.0)      # doctest: +SKIP
+    >>> Y = als_solve(X, R.T.tocsr(), alpha=5.0, reg=10.0)   # doctest: +SKIP
+    """
+    Y = torch.as_tensor(np.asarray(fixed))  # (C, F)
+    if Y.dtype not in (torch.float32, torch.float64):
+        Y = Y.double()
+    matrix = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+    matrix.eliminate_zeros()  # a stored 0 is no interaction: p_ui = 0
+    f = Y.shape[1]
+    gram = Y.T @ Y + reg * torch.eye(f, dtype=Y.dtype)  # (F, F)
+    lengths = np.diff(matrix.indptr)
+    order = np.argsort(lengths, kind="stable")  # short rows first, so a block pads little
+    sorted_lengths = lengths[order]
+    out = torch.zeros(matrix.shape[0], f, dtype=Y.dtype)
+    start = int(np.searchsorted(sorted_lengths, 1))  # rows with no nonzeros keep x_u = 0
+    while start < len(order):
+        # the longest block from `start` whose padded size (rows × longest row) fits in `block`
+        padded = np.arange(1, len(order) - start + 1) * sorted_lengths[start:]
+        stop = start + max(1, int(np.searchsorted(padded, block, "right")))
+        rows = order[start:stop]
+        offsets = np.arange(sorted_lengths[stop - 1])
+        mask = offsets[None, :] < lengths[rows, None]  # (B, L)
+        pointer = np.where(mask, matrix.indptr[rows, None] + offsets[None, :], 0)
+        gathered = Y[torch.as_tensor(np.where(mask, matrix.indices[pointer], 0))]  # (B, L, F)
+        extra = torch.as_tensor(np.where(mask, alpha * matrix.data[pointer], 0.0), dtype=Y.dtype)  # c − 1, 0 on padding
+        weight = (1 + extra) * torch.as_tensor(mask, dtype=Y.dtype)  # c·p, 0 on padding
+        A = gram + (gathered * extra.unsqueeze(-1)).transpose(1, 2) @ gathered  # (B, F, F)
+        b = (gathered * weight.unsqueeze(-1)).sum(1)  # (B, F) = Yᵀ C_u p_u
+        out[torch.as_tensor(rows)] = torch.cholesky_solve(b.unsqueeze(-1), torch.linalg.cholesky(A)).squeeze(-1)
+        start = stop
+    return out.numpy()
+
+
+class ALS(_Factors):
+    """Implicit-feedback matrix factorisation by alternating least squares (Hu, Koren & Volinsky 2008).
+
+    Minimises Σ_ui c_ui (p_ui − x_u·y_i)² + reg (Σ‖x_u‖² + Σ‖y_i‖²) over all user × item cells, with
+    p_ui = 1 for a training interaction and 0 otherwise, c_ui = 1 + alpha·r_ui, and r_ui = 1
+    (``values="binary"``) or the star rating (``values="rating"``).
+
+    Deviations from the paper: r_ui is the binary indicator or the rating rather than a watch
+    time; the log-scaled confidence variant is left out; factors start from N(0, init_std²) noise.
+
+    Attributes
+    ----------
+    loss_ : the objective after each epoch (one user half-step and one item half-step).
+    """
+
+    def __init__(self, *, n_factors: int = 128, n_epochs: int = 15, reg: float = 20.0, alpha: float = 5.0,
+                 values: str = "binary", init_std: float = 0.01, seed: int = 0):
+        self.n_factors, self.n_epochs, self.reg, self.alpha = n_factors, n_epochs, reg, alpha
+        self.values, self.init_std, self.seed = values, init_std, seed
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        _check_training(self)
+        _check("alpha", self.alpha, 0, False)
+        if self.values not in ("binary", "rating"):
+            raise ValueError(f"values={self.values!r} is not supported; use 'binary' or 'rating'.")
+        R = train.to_csr(self.values).astype(np.float64)  # (U, I); a repeated pair keeps its latest rating
+        Rt = R.T.tocsr()
+        generator = torch.Generator().manual_seed(self.seed)
+        Y = (torch.randn(self.n_items_, self.n_factors, generator=generator) * self.init_std).numpy()  # float32
+        self.loss_ = []
+        for _ in range(self.n_epochs):
+            X = als_solve(Y, R, self.alpha, self.reg)
+            Y = als_solve(X, Rt, self.alpha, self.reg)
+            self.loss_.append(als_objective(X, Y, R, self.alpha, self.reg))
+        self.user_factors_, self.item_factors_ = X, Y
+        self.item_bias_ = np.zeros(self.n_items_, np.float32)
+
+
+def als_objective(X: np.ndarray, Y: np.ndarray, R: sp.csr_matrix, alpha: float, reg: float) -> float:
+    """Σ_ui c_ui (p_ui − x_u·y_i)² + reg(‖X‖² + ‖Y‖²), without forming the dense matrix.
+
+    Over all cells, Σ (p − s)² = Σ s² − 2 Σ_{p=1} s + nnz, with Σ s² = trace((XᵀX)(YᵀY)); the extra
+    confidence alpha·r only touches the nonzeros.
+    """
+    R = sp.csr_matrix(R, dtype=np.float64, copy=True)
+    R.eliminate_zeros()
+    coo = R.tocoo()
+    rows, cols, r = coo.row, coo.col, coo.data
+    s = np.einsum("nf,nf->n", X[rows], Y[cols])  # (nnz,)
+    everywhere = np.sum((X.T @ X) * (Y.T @ Y)) - 2 * s.sum() + len(s)
+    extra = np.sum(alpha * r * (1 - s) ** 2)
+    return float(everywhere + extra + reg * (np.sum(X**2) + np.sum(Y**2)))
