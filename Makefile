@@ -23,8 +23,11 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	@$(BIN)/python -c "import matplotlib.pyplot"  # build the font cache now, not inside a notebook output
 	@touch $(STAMP)
 
+# Jupyter refuses to run as root unless told; containers often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile tests notebooks \
