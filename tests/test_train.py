@@ -179,3 +179,9 @@ def test_validation_ndcg_matches_a_hand_count():
 
     expected = (1.0 + 1.0 / np.log2(3)) / 2
     assert validation_ndcg(Fixed(), train_, valid, k=2) == pytest.approx(expected)
+
+
+def test_validate_runs_in_eval_mode_without_gradients():
+    seen = []
+    train(n_epochs=2, validate=lambda net: seen.append((net.training, torch.is_grad_enabled())) or 0.0)
+    assert seen == [(False, False), (False, False)]

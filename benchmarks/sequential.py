@@ -1,0 +1,76 @@
+"""Sequence models (GRU4Rec, SASRec, BERT4Rec) on ml-100k, leave-last-out, full ranking.
+
+    python benchmarks/sequential.py                      # every model, default settings
+    python benchmarks/sequential.py --models SASRec      # just one (names as in the table)
+    python benchmarks/sequential.py --threads 2          # torch threads (default 1, see below)
+
+The sequence models are fitted on ``split.train`` and stop early on validation NDCG@10
+(``split.valid``), keeping their best epoch; at test time they read each user's history up to and
+including the validation item, as in the SASRec and BERT4Rec papers. Popularity, EASE and the
+first-order Markov chain are the references to beat. Numbers, not assertions.
+
+Columns: "s/epoch" is the median wall time of one training epoch (validation excluded); "fit s"
+the whole fit, validation included; "fit cpu s" the CPU time of the fit — on a machine shared
+with other jobs it is the better measure of the work done, as wall time then depends on the
+neighbours. One thread by default: on a busy machine, threads that wait for each other make
+training several times slower.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import pandas as pd
+import torch
+
+from reclab import evaluate
+from reclab.data import leave_last_out, load_movielens
+from reclab.models import BERT4Rec, EASE, GRU4Rec, MarkovChain, Popularity, SASRec
+
+MODELS = {
+    "Popularity": lambda: Popularity(),
+    "EASE": lambda: EASE(),
+    "MarkovChain": lambda: MarkovChain(),
+    "GRU4Rec": lambda: GRU4Rec(),
+    "SASRec": lambda: SASRec(),
+    "SASRec (bce)": lambda: SASRec(loss="bce"),
+    "BERT4Rec": lambda: BERT4Rec(),
+}
+
+
+def run(model, split) -> dict:
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.fit(split.train, valid=split.valid)
+    row = {"fit s": time.perf_counter() - wall, "fit cpu s": time.process_time() - cpu}
+    result = evaluate(model, split, 10, metrics=("HR", "NDCG", "MRR", "Coverage"))
+    row |= {f"{m}@10": v for m, v in zip(result["metric"], result["value"])}
+    history = getattr(model, "history_", None)
+    if history is not None:
+        row |= {"s/epoch": history.frame["seconds"].median(), "epochs": len(history.frame),
+                "best epoch": history.best_epoch, "valid NDCG@10": history.best_value}
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", default=list(MODELS), help=f"any of {list(MODELS)}")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    args = parser.parse_args()
+    unknown = [m for m in args.models if m not in MODELS]
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
+    torch.set_num_threads(args.threads)
+    split = leave_last_out(load_movielens("100k"))
+    rows = {}
+    for name in args.models:
+        rows[name] = run(MODELS[name](), split)
+        print(f"{name}: NDCG@10 {rows[name]['NDCG@10']:.4f} in {rows[name]['fit s']:.0f} s", flush=True)
+    columns = ["HR@10", "NDCG@10", "MRR@10", "Coverage@10", "valid NDCG@10", "s/epoch", "epochs", "best epoch",
+               "fit s", "fit cpu s"]
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
+    print(f"\nml-100k, leave-last-out, test, full ranking ({args.threads} torch thread(s))")
+    print(table.to_string(float_format=lambda x: f"{x:.4f}" if x < 1 else f"{x:.1f}"))
+
+
+if __name__ == "__main__":
+    main()

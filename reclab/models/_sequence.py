@@ -1,0 +1,224 @@
+"""What GRU4Rec, SASRec and BERT4Rec share: user histories as padded id tensors, the next-item
+loss, and a `SequenceRecommender` base that fits a net with `reclab.train.fit_net`.
+
+Conventions (one place, so the three models agree):
+
+- items are shifted by +1 inside the nets, so id 0 is padding (BERT4Rec adds a mask token,
+  ``n_items + 1``); public ids stay 0-based;
+- sequences are **left**-padded: the most recent item is always in the last column, so "the
+  prediction for this user" is the output at position -1 whatever the padding;
+- a sequence longer than ``max_len`` is truncated to its ``max_len`` most recent items.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from ..data import Interactions
+from .base import Recommender
+
+
+def pad_left(sequences: list[np.ndarray], max_len: int) -> np.ndarray:
+    """Stack sequences into an int64 array (n, max_len), left-padded with 0, keeping the last items.
+
+    >>> pad_left([np.array([1, 2, 3]), np.array([4])], 2)
+    array([[2, 3],
+           [0, 4]])
+    """
+    out = np.zeros((len(sequences), max_len), np.int64)
+    for row, seq in zip(out, sequences):
+        seq = seq[len(seq) - max_len:] if len(seq) > max_len else seq
+        if len(seq):
+            row[max_len - len(seq):] = seq
+    return out
+
+
+def bucket_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator, chunk: int = 32) -> list[np.ndarray]:
+    """Row indices in batches of similar length (so little padding), in a random order.
+
+    Rows are shuffled, cut into chunks of ``chunk`` batches, sorted by length inside each chunk,
+    cut into batches, and the batches shuffled: similar lengths together, yet a different
+    grouping every epoch.
+    """
+    order = rng.permutation(len(lengths))
+    batches = []
+    for start in range(0, len(order), batch_size * chunk):
+        block = order[start: start + batch_size * chunk]
+        block = block[np.argsort(lengths[block], kind="stable")]
+        batches += [block[i: i + batch_size] for i in range(0, len(block), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def crop(padded: np.ndarray) -> np.ndarray:
+    """Drop the leading columns that are padding in every row (left padding)."""
+    used = np.flatnonzero((padded > 0).any(axis=0))
+    return padded[:, used[0]:] if len(used) else padded[:, -1:]
+
+
+def next_item_loss(hidden: torch.Tensor, targets: torch.Tensor, items: torch.Tensor,
+                   kind: str = "ce", n_negatives: int | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Loss of predicting ``targets`` from ``hidden`` at every non-padding position at once.
+
+    Parameters
+    ----------
+    hidden : (B, L, d) outputs of the net.
+    targets : (B, L) shifted item ids (1..n_items); 0 marks positions without a target.
+    items : (n_items, d) output embeddings of the catalogue (row i is shifted item i + 1).
+    kind : "ce" — softmax cross-entropy over the catalogue; "bce" — binary cross-entropy of the
+        target against one uniformly sampled negative per position (SASRec's original loss).
+    n_negatives : with "ce", rank the target against this many uniformly sampled items shared by
+        the batch (sampled softmax) instead of the full catalogue.
+    bias : optional (n_items,) output bias.
+    """
+    keep = targets > 0
+    h, y = hidden[keep], targets[keep] - 1  # (N, d), (N,) 0-based targets
+    h = h.to(items.dtype)  # under autocast hidden may be bf16 while the table is fp32
+    if kind == "ce" and n_negatives is None:
+        logits = h @ items.T  # (N, n_items)
+        return F.cross_entropy(logits if bias is None else logits + bias, y)
+    n_items = items.shape[0]
+    if kind == "ce":
+        negatives = torch.randint(n_items, (n_negatives,), device=y.device)
+        candidates = torch.cat([y[:, None], negatives[None, :].expand(len(y), -1)], dim=1)  # (N, 1 + n_neg)
+    elif kind == "bce":
+        candidates = torch.stack([y, torch.randint(n_items, y.shape, device=y.device)], dim=1)  # (N, 2)
+    else:
+        raise ValueError(f"loss={kind!r} is not supported; use 'ce' or 'bce'.")
+    logits = (h[:, None, :] * items[candidates]).sum(-1)  # (N, C)
+    if bias is not None:
+        logits = logits + bias[candidates]
+    if kind == "bce":
+        return F.softplus(-logits[:, 0]).mean() + F.softplus(logits[:, 1]).mean()
+    logits[:, 1:] = logits[:, 1:].masked_fill(candidates[:, 1:] == y[:, None], float("-inf"))  # accidental hits
+    return F.cross_entropy(logits, torch.zeros_like(y))
+
+
+class SequenceRecommender(Recommender):
+    """Base of the sequence models: histories, batches, fitting with early stopping, scoring.
+
+    Subclasses store their keyword arguments (including n_factors, max_len, dropout, n_epochs,
+    batch_size, lr, reg, patience, device, seed, progress) and implement ``_build_net()`` and
+    ``_batches(sequences) -> batches(rng)``; ``_inputs(sequences)`` may add a token (BERT4Rec).
+    The net must implement ``loss(batch)`` and ``predict(items (B, L)) -> (B, n_items)``.
+
+    The history a model continues at scoring time is its training sequences — **plus the
+    validation item when fit was given ``valid``**: the evaluator scores the test item after
+    train + valid, and in leave-one-out practice (SASRec, BERT4Rec papers) the latest known item is
+    part of the input. ``seen_`` then holds train + valid too, so `recommend` excludes both.
+    Users with an empty history are scored by training popularity.
+    """
+
+    _state = ("net_", "history_items_", "history_offsets_", "popularity_")
+
+    # ------------------------------------------------------------------ fitting
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        self._check_params()
+        self.popularity_ = train.item_counts().astype(np.float32)
+        sequences = [s + 1 for s in train.sequences()]  # shift: 0 is padding
+        self._set_history(sequences)
+        torch.manual_seed(self.seed)
+        self.net_ = self._build_net()
+        validate = None
+        if valid is not None:
+            if valid.n_items != train.n_items or valid.n_users != train.n_users:
+                raise ValueError(f"valid has {valid.n_users} users × {valid.n_items} items but train has "
+                                 f"{train.n_users} × {train.n_items}; pass parts of the same split.")
+            if len(valid):
+                from ..train import validation_ndcg
+
+                validate = lambda net: validation_ndcg(self, train, valid)  # noqa: E731 — scores with self.net_
+        lengths = np.array([len(s) for s in sequences])
+        if (lengths >= 2).sum() == 0:
+            raise ValueError("no user has two or more training interactions; a sequence model needs at least one pair.")
+        from ..train import fit_net
+
+        self.history_ = fit_net(
+            self.net_, self._batches(sequences), n_epochs=self.n_epochs, lr=self.lr, weight_decay=self.reg,
+            validate=validate, patience=self.patience if validate else None, device=self.device,
+            seed=self.seed, progress=self.progress, name=type(self).__name__,
+        )
+        if validate is not None:
+            both = train.with_ratings(pd.concat([train.ratings, valid.ratings], ignore_index=True))
+            self._set_history([s + 1 for s in both.sequences()])
+            self.seen_ = both.to_csr("binary")
+
+    def _check_params(self) -> None:
+        for name in ("n_factors", "max_len", "n_epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive int.")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout={self.dropout!r} must be in [0, 1).")
+
+    def _set_history(self, sequences: list[np.ndarray]) -> None:
+        self.history_offsets_ = np.concatenate([[0], np.cumsum([len(s) for s in sequences])]).astype(np.int64)
+        self.history_items_ = np.concatenate(sequences).astype(np.int64) if sequences else np.zeros(0, np.int64)
+
+    def _next_item_batches(self, sequences: list[np.ndarray]):
+        """Batches for models that predict position t + 1 from positions ≤ t (GRU4Rec, SASRec)."""
+        sequences = [s for s in sequences if len(s) >= 2]
+        inputs = pad_left([s[:-1] for s in sequences], self.max_len)  # (n, max_len)
+        targets = pad_left([s[1:] for s in sequences], self.max_len)
+        lengths = (inputs > 0).sum(axis=1)
+
+        def batches(rng: np.random.Generator):
+            for rows in bucket_batches(lengths, self.batch_size, rng):
+                x = crop(inputs[rows])
+                yield {"items": torch.from_numpy(x), "targets": torch.from_numpy(targets[rows][:, -x.shape[1]:])}
+
+        return batches
+
+    # ------------------------------------------------------------------ scoring
+    def _histories(self, users: np.ndarray) -> list[np.ndarray]:
+        off = self.history_offsets_
+        return [self.history_items_[off[u]: off[u + 1]] for u in users]
+
+    def _inputs(self, sequences: list[np.ndarray]) -> np.ndarray:
+        """Left-padded inputs for scoring: the last ``max_len`` items (shifted ids)."""
+        return pad_left(sequences, self.max_len)
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        return self._score_shifted(self._histories(users))
+
+    def score_sequences(self, sequences) -> np.ndarray:
+        """Scores of every item as the next one after each of ``sequences`` (0-based item ids).
+
+        Lets you ask "what comes after these movies?" for a history that is not a training
+        user's. Returns a float32 array (len(sequences), n_items).
+        """
+        n = self._fitted("n_items_")
+        shifted = []
+        for seq in sequences:
+            seq = np.asarray(seq)
+            if seq.ndim != 1 or (len(seq) and not np.issubdtype(seq.dtype, np.integer)):
+                raise ValueError(f"each sequence must be a 1-D list of int item indices, got {seq!r}.")
+            bad = seq[(seq < 0) | (seq >= n)]
+            if len(bad):
+                raise KeyError(f"item index {int(bad[0])} is outside the catalogue: this model knows items 0..{n - 1}.")
+            shifted.append(seq.astype(np.int64) + 1)
+        return self._score_shifted(shifted)
+
+    def _score_shifted(self, sequences: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
+        net = self.net_
+        device = next(net.parameters()).device
+        was_training = net.training
+        net.eval()
+        out = np.empty((len(sequences), self.n_items_), np.float32)
+        with torch.no_grad():
+            for start in range(0, len(sequences), batch_size):
+                x = crop(self._inputs(sequences[start: start + batch_size]))
+                out[start: start + len(x)] = net.predict(torch.from_numpy(x).to(device)).float().cpu().numpy()
+        net.train(was_training)
+        empty = np.array([len(s) == 0 for s in sequences], bool)
+        out[empty] = self.popularity_  # nothing to continue: fall back to what is popular
+        return out
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.net_.item_emb.weight[1: self.n_items_ + 1].detach().float().cpu().numpy()
+
+    def _restore_modules(self, modules: dict[str, dict[str, np.ndarray]]) -> None:
+        self.net_ = self._build_net()
+        self.net_.load_state_dict({k: torch.from_numpy(v) for k, v in modules["net_"].items()})
+        self.net_.eval()
