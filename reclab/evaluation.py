@@ -91,7 +91,8 @@ def evaluate(
         raise ValueError(f"k={max(ks)} is larger than the catalogue ({n_items} items); use k <= {n_items}.")
 
     target = getattr(split, part)
-    history = split.train.to_csr("binary")
+    train_binary = split.train.to_csr("binary")
+    history = train_binary
     if part == "test":
         history = history + split.valid.to_csr("binary")
     history = (history > 0).astype(np.float32).tocsr()
@@ -104,7 +105,7 @@ def evaluate(
         raise ValueError(f"split.{part} has no held-out item to evaluate (after masking each user's history).")
 
     rng = np.random.default_rng(seed)
-    popularity = np.asarray(split.train.to_csr("binary").sum(axis=0)).ravel() + 1.0
+    popularity = np.asarray(train_binary.sum(axis=0)).ravel() + 1.0
     per_user = {(m, kk): [] for m in metrics if m in RANKING for kk in ks}
     auc_values, lists = [], []
     kmax = max(ks)
@@ -137,13 +138,13 @@ def evaluate(
         values = np.concatenate(auc_values)
         add("AUC", None, np.nanmean(values), np.isfinite(values).sum())
     topk = np.concatenate(lists)
+    counts = split.train.item_counts()
     for kk in ks:
         if "Coverage" in metrics:
             add("Coverage", kk, M.coverage(topk, n_items, kk), len(users))
         if "Gini" in metrics:
             add("Gini", kk, M.gini(topk, n_items, kk), len(users))
         if "Novelty" in metrics:
-            counts = split.train.item_counts()
             add("Novelty", kk, np.nanmean(M.novelty(topk, counts, split.train.n_users, kk)), len(users))
         if "Diversity" in metrics:
             add("Diversity", kk, np.nanmean(M.diversity(topk, genre_matrix(split.train), kk)), len(users))
