@@ -3,7 +3,7 @@
 Nothing in this file knows any model (the habit of minGPT's ``trainer.py``): a net is any
 ``torch.nn.Module`` with a ``loss(batch) -> scalar tensor`` method, and the data is a function that
 yields batches (dicts of CPU tensors) for one epoch. `fit_net` adds what every model needs and
-nobody should write twice: the device, Adam, gradient clipping, bf16 autocast on a GPU, early
+nobody should write twice: the device, the optimiser (AdamW, Adam or SGD), gradient clipping, bf16 autocast on a GPU, early
 stopping on a validation metric with the best weights restored, a checkpoint written every epoch
 that a later call can resume from, a NaN guard, and a progress bar.
 
@@ -31,6 +31,7 @@ from .utils import pick_device
 __all__ = ["History", "fit_net", "pick_device", "validation_ndcg"]
 
 Batches = Callable[[np.random.Generator], Iterable[dict[str, torch.Tensor]]]
+OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
 
 @dataclass
@@ -85,6 +86,7 @@ def fit_net(
     n_epochs: int,
     lr: float = 1e-3,
     weight_decay: float = 0.0,
+    optimizer: str = "adamw",
     validate: Callable[[torch.nn.Module], float] | None = None,
     patience: int | None = None,
     clip: float | None = 1.0,
@@ -96,7 +98,7 @@ def fit_net(
     progress: bool = True,
     name: str = "",
 ) -> History:
-    """Train ``net`` by minimising ``net.loss(batch)`` with Adam; returns the `History`.
+    """Train ``net`` by minimising ``net.loss(batch)``; returns the `History`.
 
     Parameters
     ----------
@@ -106,7 +108,10 @@ def fit_net(
     batches : ``batches(rng)`` is called once per epoch with ``np.random.default_rng([seed, epoch])``
         and yields dicts of CPU tensors (shuffle with ``rng``); the loop moves them to the device.
     n_epochs : the number of epochs to run (in total, counting those of a resumed checkpoint).
-    lr, weight_decay : Adam's step size and decoupled weight decay (AdamW; 0 makes it plain Adam).
+    lr, weight_decay : the step size and the weight decay (decoupled for AdamW, an L2 term added
+        to the gradient for Adam and SGD).
+    optimizer : "adamw" (the default), "adam" or "sgd" (plain stochastic gradient descent, no
+        momentum: one step on one example is the textbook update, as matrix factorisation uses).
     validate : ``validate(net) -> float``, higher is better (e.g. `validation_ndcg`); called after
         every epoch with the net in eval mode under ``torch.no_grad()``.
     patience : stop after this many epochs without a better validation value (needs ``validate``);
@@ -140,12 +145,15 @@ def fit_net(
                          "(or None to train all epochs).")
     if clip is not None and not clip > 0:
         raise ValueError(f"clip={clip!r} must be a positive gradient norm, or None for no clipping.")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer={optimizer!r} is not supported; use one of {sorted(OPTIMIZERS)}.")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<the file to resume from>.")
     dev = pick_device(device)
     label = name or type(net).__name__
     net.to(dev)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    trained = [p for p in net.parameters() if p.requires_grad]
+    opt = OPTIMIZERS[optimizer](trained, lr=lr, weight_decay=weight_decay)
     rows: list[dict] = []
     best = {"epoch": None, "value": None, "state": None}
     bad_epochs, stopped, start = 0, False, 1
@@ -154,7 +162,7 @@ def fit_net(
     if resume and Path(checkpoint).exists():
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         net.load_state_dict(state["net"])
-        optimizer.load_state_dict(state["optimizer"])
+        opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
         if dev.type == "cuda" and state["cuda_rng"]:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -169,7 +177,7 @@ def fit_net(
         tic, total, count = time.perf_counter(), 0.0, 0
         for b, batch in enumerate(batches(np.random.default_rng([seed, epoch]))):
             batch = {k: v.to(dev, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-            optimizer.zero_grad(set_to_none=True)
+            opt.zero_grad(set_to_none=True)
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp and dev.type == "cuda"):
                 loss = net.loss(batch)
             value = float(loss.detach())
@@ -180,8 +188,8 @@ def fit_net(
                 )
             loss.backward()
             if clip is not None:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
-            optimizer.step()
+                torch.nn.utils.clip_grad_norm_(trained, clip)
+            opt.step()
             total, count = total + value, count + 1
         if count == 0:
             raise ValueError(f"{label}: batches(rng) yielded no batch at epoch {epoch}; check the training data.")
@@ -203,7 +211,7 @@ def fit_net(
         if progress:
             bar.set_postfix(loss=f"{total / count:.4f}", valid=f"{metric:.4f}")
         if checkpoint is not None:
-            _save(checkpoint, net, optimizer, dev, rows, best, bad_epochs, stopped, epoch)
+            _save(checkpoint, net, opt, dev, rows, best, bad_epochs, stopped, epoch)
         if stopped:
             break
 

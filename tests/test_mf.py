@@ -15,7 +15,8 @@ import torch
 from reclab import evaluate
 from reclab.data import Interactions, leave_last_out, make_synthetic
 from reclab.models import ALS, BPR, FunkSVD, Popularity
-from reclab.models.mf import BPRNet, FunkSVDNet, als_objective, als_solve, sample_negatives
+from reclab.models._sampling import sample_negatives
+from reclab.models.mf import BPRNet, FunkSVDNet, als_objective, als_solve
 from reclab.plots_mf import plot_item_embeddings, project
 
 torch.set_num_threads(1)
@@ -46,7 +47,7 @@ def frame(users, items, ratings) -> Interactions:
 
 # ------------------------------------------------------------------------------ FunkSVD
 def test_funksvd_loss_on_a_worked_example():
-    net = FunkSVDNet(1, 1, 2, global_mean=3.0)
+    net = FunkSVDNet(1, 1, 2, global_mean=3.0, reg=0.1)
     with torch.no_grad():
         net.user_factors.copy_(torch.tensor([[1.0, 0.0]]))
         net.item_factors.copy_(torch.tensor([[0.5, 0.5]]))
@@ -56,7 +57,7 @@ def test_funksvd_loss_on_a_worked_example():
     # prediction 3 + 0.1 − 0.2 + 0.5 = 3.4, error 0.6;
     # loss ½·0.36 + ½·0.1·(1 + 0.5 + 0.01 + 0.04) = 0.18 + 0.0775
     assert net(zero, zero).item() == pytest.approx(3.4)
-    assert net.loss(zero, zero, torch.tensor([4.0]), reg=0.1).item() == pytest.approx(0.2575)
+    assert net.loss({"user": zero, "item": zero, "rating": torch.tensor([4.0])}).item() == pytest.approx(0.2575)
 
 
 def funk_sgd_step(mu, P, Q, bu, bi, triples, lr, reg):
@@ -107,7 +108,9 @@ def test_funksvd_score_is_the_predicted_rating_and_rmse_history(fitted, split):
     assert len(model.rmse_["train"]) == len(model.rmse_["valid"]) == FAST["FunkSVD"]["n_epochs"]
     r = split.valid.ratings
     direct = np.sqrt(np.mean((model.predict(r["user"], r["item"]) - r["rating"].to_numpy()) ** 2))
-    assert model.rmse_["valid"][-1] == pytest.approx(direct, rel=1e-4)
+    # the model keeps the epoch with the lowest validation RMSE
+    assert min(model.rmse_["valid"]) == pytest.approx(direct, rel=1e-4)
+    assert model.history_.best_epoch == 1 + int(np.argmin(model.rmse_["valid"]))
 
 
 # ------------------------------------------------------------------------------ BPR
@@ -119,19 +122,19 @@ def test_bpr_loss_matches_the_numpy_formula():
     x = (P[u] * Q[i]).sum(1) + b[i] - (P[u] * Q[j]).sum(1) - b[j]
     norms = (P[u] ** 2).sum(1) + (Q[i] ** 2).sum(1) + (Q[j] ** 2).sum(1) + b[i] ** 2 + b[j] ** 2
     want = np.sum(np.log1p(np.exp(-x)) + 0.5 * reg * norms)  # −ln σ(x) = ln(1 + e^−x)
-    net = BPRNet(3, 5, 4).double()
+    net = BPRNet(3, 5, 4, reg=reg).double()
     with torch.no_grad():
         net.user_factors.copy_(torch.tensor(P))
         net.item_factors.copy_(torch.tensor(Q))
         net.item_bias.copy_(torch.tensor(b))
-    got = net.loss(torch.tensor(u), torch.tensor(i), torch.tensor(j), reg).item()
+    got = net.loss({"user": torch.tensor(u), "pos": torch.tensor(i), "neg": torch.tensor(j)}).item()
     assert got == pytest.approx(want, rel=1e-10)
 
 
 def test_negatives_are_never_seen_items():
     seen = sp.csr_matrix(np.array([[1, 1, 1, 0, 0], [0, 0, 0, 0, 1]], dtype=np.float32))
-    users = torch.tensor([0] * 500 + [1] * 500)
-    neg = sample_negatives(users, seen, torch.Generator().manual_seed(0)).numpy()
+    users = np.array([0] * 500 + [1] * 500)
+    neg = sample_negatives(seen, users, np.random.default_rng(0))
     assert set(neg[:500]) == {3, 4} and set(neg[500:]) == {0, 1, 2, 3}
 
 
@@ -309,3 +312,13 @@ def test_notebook_04_exercises_accept_hand_answers_and_flag_stubs(fitted, split,
     check("04-nearest-movie", ..., fitted["ALS"], 6)
     lines = capsys.readouterr().out.splitlines()
     assert [line[0] for line in lines] == ["✅"] * 4 + ["⬜"], lines
+
+
+def test_bpr_with_valid_keeps_its_best_validation_epoch(fitted, split):
+    from reclab.train import validation_ndcg
+
+    model = fitted["BPR"]
+    frame = model.history_.frame
+    assert model.history_.best_epoch == int(frame.loc[frame["valid"].idxmax(), "epoch"])
+    assert validation_ndcg(model, split.train, split.valid) == pytest.approx(model.history_.best_value, abs=1e-6)
+    assert len(model.loss_) == len(frame) and model.loss_[-1] < model.loss_[0]

@@ -142,7 +142,41 @@ def test_clipping_bounds_the_gradient_norm():
     assert free.w.grad.norm().item() == pytest.approx(1000 * np.sqrt(8), rel=1e-5)
 
 
+class Quadratic(torch.nn.Module):
+    """loss = ½‖w − target‖² summed over the batch's rows: the gradient is known in closed form."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+        self.frozen = torch.nn.Parameter(torch.tensor([3.0]), requires_grad=False)
+
+    def loss(self, batch):
+        return 0.5 * (self.w - batch["target"]).square().sum() + 0.0 * self.frozen.sum()
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.1])
+def test_sgd_steps_are_the_textbook_update(decay):
+    target = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
+    net, lr, w = Quadratic(), 0.1, np.array([1.0, -1.0])
+    fit_net(net, lambda rng: [{"target": target}], n_epochs=3, lr=lr, weight_decay=decay, optimizer="sgd",
+            clip=None, progress=False, device="cpu")
+    for _ in range(3):  # gradient of the summed loss: Σ_rows (w − t) = 2w − Σt, plus decay·w (L2)
+        w = w - lr * (2 * w - target.numpy().sum(0) + decay * w)
+    np.testing.assert_allclose(net.w.detach().numpy(), w, rtol=1e-5, atol=1e-6)
+    assert net.frozen.item() == 3.0  # a parameter with requires_grad=False is left alone
+
+
+def test_adam_first_step_moves_each_weight_by_lr():
+    # Adam's first bias-corrected step is lr · g / (|g| + eps): every weight moves by lr against its gradient's sign
+    net = Quadratic()
+    fit_net(net, lambda rng: [{"target": torch.tensor([[2.0, -3.0]])}], n_epochs=1, lr=0.01, optimizer="adam",
+            clip=None, progress=False, device="cpu")
+    np.testing.assert_allclose(net.w.detach().numpy(), [1.01, -1.01], rtol=1e-5)
+
+
 def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="optimizer='rmsprop'"):
+        fit_net(Tiny(), batches, n_epochs=1, optimizer="rmsprop", progress=False)
     with pytest.raises(ValueError, match="patience"):
         fit_net(Tiny(), batches, n_epochs=2, patience=2, progress=False)
     with pytest.raises(ValueError, match="n_epochs"):

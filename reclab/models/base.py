@@ -11,6 +11,15 @@
 Subclasses implement ``_fit(train, valid)`` and ``_score(users)`` (users already checked), and
 ``_item_vectors()`` when items have a representation. Users and items are 0-based indices of the
 `Interactions` the model was fitted on.
+
+**What ``valid`` is for.** Every model learns its parameters from ``train`` alone. ``valid`` serves
+early stopping (the torch models) and, for the models that score a user *from their history* at
+prediction time (ItemKNN, UserKNN, EASE, ContentBased, MarkovChain, GRU4Rec, SASRec, BERT4Rec),
+it also joins that history: the test item comes after the validation item, so at test time the
+validation item is known, and the sequence models' papers feed it in. Models with a learned vector
+per user (FunkSVD, BPR, ALS, GMF, ...) cannot take it in without refitting. Such a history model,
+fitted with ``valid``, must not be evaluated on ``part="valid"``: it would see the answer. Tune it
+fitted on train alone, then refit with ``valid`` for the test.
 """
 from __future__ import annotations
 
@@ -20,10 +29,23 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from ..data import Interactions
 from ..metrics import top_k
+
+
+def train_then_valid(train: Interactions, valid: Interactions) -> Interactions:
+    """Train and valid as one history (equal timestamps keep train rows first): what is known at test time."""
+    if not isinstance(valid, Interactions):
+        raise TypeError(f"valid must be an Interactions (e.g. split.valid), got {type(valid).__name__}.")
+    if valid.n_items != train.n_items or valid.n_users != train.n_users:
+        raise ValueError(
+            f"valid has {valid.n_users} users and {valid.n_items} items but train has {train.n_users} and "
+            f"{train.n_items}; pass parts of the same split (split.train, split.valid)."
+        )
+    return train.with_ratings(pd.concat([train.ratings, valid.ratings], ignore_index=True))
 
 
 class NotFittedError(RuntimeError):
@@ -38,7 +60,7 @@ class Recommender:
 
     # ------------------------------------------------------------------ public API
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "Recommender":
-        """Learn from ``train`` (``valid`` is used by models that stop early). Returns self."""
+        """Learn from ``train``; ``valid`` serves early stopping and history (module docstring). Returns self."""
         if not isinstance(train, Interactions):
             raise TypeError(f"train must be an Interactions (from reclab.data), got {type(train).__name__}.")
         if len(train) == 0:

@@ -24,13 +24,15 @@ import numpy as np
 import scipy.linalg
 
 from ..data import Interactions
-from .base import Recommender
+from .base import Recommender, train_then_valid
 
 
 class EASE(Recommender):
     """Embarrassingly Shallow Autoencoder (Steck, WWW 2019).
 
     ``score(u, ·) = X[u] @ B`` with ``B`` the closed-form solution in the module docstring.
+    ``B`` is learned from ``train``; after ``fit(train, valid)`` the row ``X[u]`` it is applied to
+    holds train + valid, the history known when the test item comes (see `reclab.models.base`).
     Deviations from the paper: none in the model. Only the binary matrix is used (as in the
     paper's experiments), and the Gram matrix is inverted through its Cholesky factor, since
     ``XᵀX + λI`` is symmetric positive definite for ``λ > 0``. Memory and time grow as
@@ -58,6 +60,8 @@ class EASE(Recommender):
         B = -P / np.diag(P)[None, :]  # column j divided by P_jj
         B[np.diag_indices_from(B)] = 0.0  # the constraint: no item explains itself
         self.B_ = B.astype(np.float32)  # (n_items, n_items)
+        if valid is not None:
+            self.seen_ = train_then_valid(train, valid).to_csr("binary")  # the rows B is applied to
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self.seen_[users] @ self.B_  # (n, n_items)

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from ..data import Interactions
 from ..metrics import top_k
-from .base import Recommender
+from .base import Recommender, train_then_valid
 
 SIMILARITIES = ("cosine", "jaccard", "pearson")
 FEEDBACK = ("binary", "rating")
@@ -194,6 +194,7 @@ class ItemKNN(Recommender):
         self.sim_ = column_similarity(
             self.X_, self.similarity, shrink=self.shrink, k_neighbours=self.k_neighbours
         )  # (n_items, n_items), row i = neighbours of item i
+        _score_from_known(self, train, valid)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         scores = (self.X_[users] @ self.sim_.T).toarray()  # (n, n_items)
@@ -204,6 +205,13 @@ class ItemKNN(Recommender):
 
     def _item_vectors(self) -> sp.csr_matrix:
         return self.sim_  # an item is described by its neighbours
+
+
+def _score_from_known(model: Recommender, train: Interactions, valid: Interactions | None) -> None:
+    """Similarities come from train; after ``fit(train, valid)`` scores read train + valid (see `reclab.models.base`)."""
+    if valid is not None:
+        known = train_then_valid(train, valid)
+        model.X_, model.seen_ = known.to_csr(model.feedback), known.to_csr("binary")
 
 
 class UserKNN(Recommender):
@@ -247,6 +255,7 @@ class UserKNN(Recommender):
         self.sim_ = column_similarity(
             self.X_.T, self.similarity, shrink=self.shrink, k_neighbours=self.k_neighbours
         )  # (n_users, n_users), row u = neighbours of user u
+        _score_from_known(self, train, valid)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         neighbours = self.sim_[users]  # (n, n_users)

@@ -12,11 +12,10 @@ the model that recovers ``make_synthetic``'s planted successor.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from ..data import Interactions
-from .base import Recommender
+from .base import Recommender, train_then_valid
 
 
 def transition_counts(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:
@@ -93,7 +92,9 @@ class MarkovChain(Recommender):
         counts = train.item_counts().astype(np.float64)
         self.popularity_ = (counts / counts.sum()).astype(np.float32)  # (n_items,)
         if valid is not None:
-            sequences = _train_then_valid(train, valid).sequences()
+            known = train_then_valid(train, valid)
+            sequences = known.sequences()
+            self.seen_ = known.to_csr("binary")  # recommend excludes the validation item too
         self.last_item_ = np.array([s[-1] if len(s) else -1 for s in sequences], dtype=np.int64)  # (n_users,)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
@@ -111,13 +112,3 @@ class MarkovChain(Recommender):
     def _item_vectors(self):
         # an item is described by where users go next from it: its row of transition counts
         return self.transitions_
-
-
-def _train_then_valid(train: Interactions, valid: Interactions) -> Interactions:
-    """Train and valid as one history; equal timestamps keep train rows before valid ones."""
-    if valid.n_items != train.n_items or valid.n_users != train.n_users:
-        raise ValueError(
-            f"valid has {valid.n_users} users and {valid.n_items} items but train has {train.n_users} and "
-            f"{train.n_items}; pass parts of the same split (split.train, split.valid)."
-        )
-    return train.with_ratings(pd.concat([train.ratings, valid.ratings], ignore_index=True))

@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from ..data import Interactions
+from ..train import OPTIMIZERS, History, fit_net, validation_ndcg
+from ._sampling import sample_negatives
 from .base import Recommender
-
-OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 
 
 def _check(name: str, value, low: float, strict: bool, integer: bool = False) -> None:
@@ -47,24 +47,22 @@ def _check_training(model) -> None:
             _check(name, getattr(model, name), 0, True, integer=name == "batch_size")
     if hasattr(model, "optimizer") and model.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer={model.optimizer!r} is not supported; use one of {sorted(OPTIMIZERS)}.")
+    patience = getattr(model, "patience", None)
+    if patience is not None:
+        _check("patience", patience, 0, True, integer=True)
 
 
 def _normal(shape: tuple[int, ...], std: float, generator: torch.Generator) -> nn.Parameter:
     return nn.Parameter(torch.randn(shape, generator=generator) * std)
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator):
-    """Shuffled index batches covering 0..n-1 once (one epoch)."""
-    order = torch.randperm(n, generator=generator)
-    return order.split(batch_size)
-
-
 class FunkSVDNet(nn.Module):
     """r̂_ui = μ + b_u + b_i + p_u·q_i, with μ fixed to the training mean."""
 
     def __init__(self, n_users: int, n_items: int, n_factors: int, global_mean: float = 0.0,
-                 init_std: float = 0.1, generator: torch.Generator | None = None):
+                 init_std: float = 0.1, generator: torch.Generator | None = None, reg: float = 0.0):
         super().__init__()
+        self.reg = reg
         self.register_buffer("global_mean", torch.tensor(float(global_mean)))
         self.user_factors = _normal((n_users, n_factors), init_std, generator)  # (U, F)
         self.item_factors = _normal((n_items, n_factors), init_std, generator)  # (I, F)
@@ -75,24 +73,26 @@ class FunkSVDNet(nn.Module):
         dot = (self.user_factors[users] * self.item_factors[items]).sum(-1)  # (B,)
         return self.global_mean + self.user_bias[users] + self.item_bias[items] + dot
 
-    def loss(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor, reg: float) -> torch.Tensor:
-        """Σ_batch ½(r − r̂)² + ½·reg·(‖p_u‖² + ‖q_i‖² + b_u² + b_i²).
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Σ_batch ½(r − r̂)² + ½·reg·(‖p_u‖² + ‖q_i‖² + b_u² + b_i²), batch keys user, item, rating.
 
         Summed, not averaged, and halved, so that one SGD step on a single rating is exactly
         Funk's update p_u ← p_u + lr·(e·q_i − reg·p_u).
         """
-        error = ratings - self(users, items)  # (B,)
+        users, items = batch["user"], batch["item"]
+        error = batch["rating"] - self(users, items)  # (B,)
         norms = (self.user_factors[users].square().sum(-1) + self.item_factors[items].square().sum(-1)
                  + self.user_bias[users].square() + self.item_bias[items].square())  # (B,)
-        return 0.5 * (error.square() + reg * norms).sum()
+        return 0.5 * (error.square() + self.reg * norms).sum()
 
 
 class BPRNet(nn.Module):
     """x̂_ui = p_u·q_i (+ b_i): a score whose only job is to order items for a user."""
 
     def __init__(self, n_users: int, n_items: int, n_factors: int, item_bias: bool = True,
-                 init_std: float = 0.1, generator: torch.Generator | None = None):
+                 init_std: float = 0.1, generator: torch.Generator | None = None, reg: float = 0.0):
         super().__init__()
+        self.reg = reg
         self.user_factors = _normal((n_users, n_factors), init_std, generator)  # (U, F)
         self.item_factors = _normal((n_items, n_factors), init_std, generator)  # (I, F)
         self.item_bias = nn.Parameter(torch.zeros(n_items), requires_grad=item_bias)
@@ -100,12 +100,16 @@ class BPRNet(nn.Module):
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         return (self.user_factors[users] * self.item_factors[items]).sum(-1) + self.item_bias[items]  # (B,)
 
-    def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, reg: float) -> torch.Tensor:
-        """Σ_batch −ln σ(x̂_ui − x̂_uj) + ½·reg·(‖p_u‖² + ‖q_i‖² + ‖q_j‖² + b_i² + b_j²)."""
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Σ_batch −ln σ(x̂_ui − x̂_uj) + ½·reg·(‖p_u‖² + ‖q_i‖² + ‖q_j‖² + b_i² + b_j²).
+
+        Batch keys: user, pos (the item i they interacted with), neg (an item j they did not).
+        """
+        users, pos, neg = batch["user"], batch["pos"], batch["neg"]
         margin = self(users, pos) - self(users, neg)  # (B,)
         norms = (self.user_factors[users].square().sum(-1) + self.item_factors[pos].square().sum(-1)
                  + self.item_factors[neg].square().sum(-1) + self.item_bias[pos].square() + self.item_bias[neg].square())
-        return (-nn.functional.logsigmoid(margin) + 0.5 * reg * norms).sum()
+        return (-nn.functional.logsigmoid(margin) + 0.5 * self.reg * norms).sum()
 
 
 class _Factors(Recommender):
@@ -120,9 +124,9 @@ class _Factors(Recommender):
         return self.item_factors_
 
     def _keep(self, net: nn.Module) -> None:
-        self.user_factors_ = net.user_factors.detach().numpy().copy()
-        self.item_factors_ = net.item_factors.detach().numpy().copy()
-        self.item_bias_ = net.item_bias.detach().numpy().copy()
+        self.user_factors_ = net.user_factors.detach().cpu().numpy().copy()
+        self.item_factors_ = net.item_factors.detach().cpu().numpy().copy()
+        self.item_bias_ = net.item_bias.detach().cpu().numpy().copy()
 
 
 class FunkSVD(_Factors):
@@ -131,37 +135,59 @@ class FunkSVD(_Factors):
     Deviations from Funk (2006) and Koren et al. (2009): ratings are visited in shuffled minibatches
     of ``batch_size`` whose gradients are summed (``batch_size=1`` with ``optimizer="sgd"`` is the
     original per-rating update); Adam is offered as an alternative; predictions are not clipped to
-    the rating scale. The ranking score of an item is its predicted rating.
+    the rating scale. The ranking score of an item is its predicted rating. Training runs in
+    `reclab.train.fit_net` with clipping off; the epoch kept at the end is the one with the lowest
+    RMSE on ``valid`` (on train without ``valid``), and ``patience`` stops early on it.
+
+    Parameters
+    ----------
+    n_factors, n_epochs, lr, reg : factors per user and item, epochs, step size, L2 weight.
+    batch_size : ratings per step.
+    optimizer : "sgd" (Funk's update), "adam" or "adamw" (see `reclab.train.fit_net`).
+    init_std : standard deviation of the random initial factors (biases start at 0).
+    patience : stop after this many epochs without a lower RMSE; None trains all ``n_epochs``.
+    device, seed, progress : as in `reclab.train.fit_net`.
 
     Attributes
     ----------
     rmse_ : {"train": [...], "valid": [...]}, the RMSE after each epoch ("valid" only when given).
+    history_ : the `reclab.train.History` of the fit (valid = −RMSE, higher is better); not saved.
     """
 
     _state = _Factors._state + ("global_mean_", "user_bias_", "rmse_")
 
     def __init__(self, *, n_factors: int = 32, n_epochs: int = 20, lr: float = 0.01, reg: float = 0.05,
-                 batch_size: int = 1024, optimizer: str = "sgd", init_std: float = 0.1, seed: int = 0):
+                 batch_size: int = 1024, optimizer: str = "sgd", init_std: float = 0.1,
+                 patience: int | None = None, device: str = "auto", seed: int = 0, progress: bool = False):
         self.n_factors, self.n_epochs, self.lr, self.reg = n_factors, n_epochs, lr, reg
-        self.batch_size, self.optimizer, self.init_std, self.seed = batch_size, optimizer, init_std, seed
+        self.batch_size, self.optimizer, self.init_std, self.patience = batch_size, optimizer, init_std, patience
+        self.device, self.seed, self.progress = device, seed, progress
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         _check_training(self)
-        generator = torch.Generator().manual_seed(self.seed)
         users, items, ratings = _triples(train)
-        net = FunkSVDNet(self.n_users_, self.n_items_, self.n_factors, ratings.mean().item(), self.init_std, generator)
-        opt = OPTIMIZERS[self.optimizer](net.parameters(), lr=self.lr)
+        generator = torch.Generator().manual_seed(self.seed)
+        net = FunkSVDNet(self.n_users_, self.n_items_, self.n_factors, ratings.mean().item(), self.init_std,
+                         generator, self.reg)
         parts = {"train": (users, items, ratings)} | ({"valid": _triples(valid)} if valid is not None else {})
         self.rmse_ = {name: [] for name in parts}
-        for _ in range(self.n_epochs):
-            for batch in _batches(len(ratings), self.batch_size, generator):
-                opt.zero_grad()
-                net.loss(users[batch], items[batch], ratings[batch], self.reg).backward()
-                opt.step()
-            with torch.no_grad():
-                for name, (u, i, r) in parts.items():
-                    self.rmse_[name].append(float((net(u, i) - r).square().mean().sqrt()))
-        self._keep(net)
+
+        def batches(rng: np.random.Generator):
+            order = torch.from_numpy(rng.permutation(len(ratings)))
+            for batch in order.split(self.batch_size):
+                yield {"user": users[batch], "item": items[batch], "rating": ratings[batch]}
+
+        def record_rmse(net: FunkSVDNet) -> float:
+            dev = net.global_mean.device
+            for name, (u, i, r) in parts.items():
+                error = net(u.to(dev), i.to(dev)) - r.to(dev)
+                self.rmse_[name].append(float(error.square().mean().sqrt()))
+            return -self.rmse_["valid" if valid is not None else "train"][-1]
+
+        self.history_ = fit_net(net, batches, n_epochs=self.n_epochs, lr=self.lr, optimizer=self.optimizer,
+                                validate=record_rmse, patience=self.patience, clip=None, device=self.device,
+                                seed=self.seed, progress=self.progress, name="FunkSVD")
+        self._keep(net.cpu())
         self.global_mean_ = float(net.global_mean)
         self.user_bias_ = net.user_bias.detach().numpy().copy()
 
@@ -184,25 +210,6 @@ def _triples(data: Interactions) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
             torch.tensor(r["rating"].to_numpy(np.float32)))
 
 
-def sample_negatives(users: torch.Tensor, seen: sp.csr_matrix, generator: torch.Generator,
-                     max_tries: int = 20) -> torch.Tensor:
-    """One item per user, uniform among the items that user has not seen: shape like ``users``.
-
-    Rejection sampling, all users at once: redraw the draws that hit a seen item. A user who has
-    seen (nearly) everything may keep a seen item after ``max_tries`` rounds.
-    """
-    n_items = seen.shape[1]
-    coo = seen.tocoo()
-    seen_keys = torch.as_tensor(np.sort(coo.row.astype(np.int64) * n_items + coo.col))
-    neg = torch.randint(n_items, users.shape, generator=generator)
-    for _ in range(max_tries):
-        hit = torch.isin(users * n_items + neg, seen_keys)
-        if not hit.any():
-            break
-        neg[hit] = torch.randint(n_items, (int(hit.sum()),), generator=generator)
-    return neg
-
-
 class BPR(_Factors):
     """Bayesian Personalized Ranking: matrix factorisation trained on (user, positive, negative) triples.
 
@@ -210,35 +217,55 @@ class BPR(_Factors):
     epoch visits every (user, item) pair of the training set once in shuffled minibatches, each with
     one negative drawn uniformly from the user's unseen items; gradients of a minibatch are summed;
     Adam is the default optimiser (``optimizer="sgd"`` is LearnBPR's update). The item bias is
-    optional (``item_bias=False`` gives the plain dot product of the paper).
+    optional (``item_bias=False`` gives the plain dot product of the paper). Training runs in
+    `reclab.train.fit_net` with clipping off; with ``valid`` it stops early on validation NDCG@10
+    and keeps the best epoch.
+
+    Parameters
+    ----------
+    n_factors, n_epochs, lr, reg, batch_size, optimizer, init_std : as in `FunkSVD`.
+    item_bias : learn an item bias b_i next to the factors.
+    patience, device, seed, progress : as in `reclab.train.fit_net` (patience applies with ``valid``).
+
+    Attributes
+    ----------
+    loss_ : the mean loss per training triple in each epoch.
+    history_ : the `reclab.train.History` of the fit (not saved).
     """
 
     def __init__(self, *, n_factors: int = 128, n_epochs: int = 40, lr: float = 0.01, reg: float = 0.01,
                  batch_size: int = 4096, optimizer: str = "adam", item_bias: bool = True,
-                 init_std: float = 0.1, seed: int = 0):
+                 init_std: float = 0.1, patience: int | None = 5, device: str = "auto", seed: int = 0,
+                 progress: bool = False):
         self.n_factors, self.n_epochs, self.lr, self.reg = n_factors, n_epochs, lr, reg
         self.batch_size, self.optimizer, self.item_bias = batch_size, optimizer, item_bias
-        self.init_std, self.seed = init_std, seed
+        self.init_std, self.patience = init_std, patience
+        self.device, self.seed, self.progress = device, seed, progress
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         _check_training(self)
-        generator = torch.Generator().manual_seed(self.seed)
         coo = self.seen_.tocoo()  # each (user, item) pair once, however often it was rated
-        users, pos = torch.as_tensor(coo.row.astype(np.int64)), torch.as_tensor(coo.col.astype(np.int64))
-        net = BPRNet(self.n_users_, self.n_items_, self.n_factors, self.item_bias, self.init_std, generator)
-        opt = OPTIMIZERS[self.optimizer]([p for p in net.parameters() if p.requires_grad], lr=self.lr)
-        self.loss_ = []
-        for _ in range(self.n_epochs):
-            neg = sample_negatives(users, self.seen_, generator)
-            total = 0.0
-            for batch in _batches(len(users), self.batch_size, generator):
-                opt.zero_grad()
-                loss = net.loss(users[batch], pos[batch], neg[batch], self.reg)
-                loss.backward()
-                opt.step()
-                total += loss.item()
-            self.loss_.append(total / len(users))
+        users, pos = coo.row.astype(np.int64), coo.col.astype(np.int64)
+        net = BPRNet(self.n_users_, self.n_items_, self.n_factors, self.item_bias, self.init_std,
+                     torch.Generator().manual_seed(self.seed), self.reg)
+
+        def batches(rng: np.random.Generator):
+            neg = torch.from_numpy(sample_negatives(self.seen_, users, rng))
+            u, i = torch.from_numpy(users), torch.from_numpy(pos)
+            for batch in torch.from_numpy(rng.permutation(len(users))).split(self.batch_size):
+                yield {"user": u[batch], "pos": i[batch], "neg": neg[batch]}
+
+        def validate(net: BPRNet) -> float:
+            self._keep(net)  # scoring reads the numpy factors
+            return validation_ndcg(self, train, valid)
+
+        self.history_ = fit_net(net, batches, n_epochs=self.n_epochs, lr=self.lr, optimizer=self.optimizer,
+                                validate=validate if valid is not None else None,
+                                patience=self.patience if valid is not None else None,
+                                clip=None, device=self.device, seed=self.seed, progress=self.progress, name="BPR")
         self._keep(net)
+        n_batches = -(-len(users) // self.batch_size)  # fit_net's loss is the mean over batches of their sums
+        self.loss_ = (self.history_.frame["loss"] * n_batches / len(users)).tolist()
 
 
 def als_solve(fixed: np.ndarray, matrix: sp.csr_matrix, alpha: float, reg: float,
