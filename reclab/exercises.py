@@ -225,7 +225,7 @@ def _kind(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    """A short, safe text for a value: floats to 6 significant digits, never a memory address."""
+    """A short, safe text for a value: floats (alone or in a list) to 6 significant digits, never a memory address."""
     try:
         value = _scalar(value)
         if isinstance(value, float):
@@ -233,7 +233,8 @@ def _show(value: Any) -> str:
         if _is_number(value) or isinstance(value, str):
             return _short.repr(value)
         if isinstance(value, (list, tuple, set, np.ndarray, pd.Series)):
-            return f"{type(value).__name__} {_short.repr(list(np.asarray(list(value)).tolist()))}"
+            items = [float(f"{x:.6g}") if isinstance(x, float) else x for x in np.asarray(list(value)).tolist()]
+            return f"{type(value).__name__} {_short.repr(items)}"
         text = repr(value)
         if re.search(r"0x[0-9a-fA-F]+", text):  # default object reprs print an address
             return _kind(value)

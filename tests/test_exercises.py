@@ -296,3 +296,10 @@ def test_student_copy_of_notebook_00(tmp_path):
         lines = source.splitlines()
         assert lines[0] == "answer = ...  # YOUR CODE HERE" and lines[1].startswith("check(")
         ast.parse(source)
+
+
+def test_floats_in_a_list_are_shown_to_six_significant_digits():
+    # checker output is compared by nbval: full float precision would differ across machines
+    assert exercises._show(np.array([0.12345678912, 2.0, 1e-9 / 3])) == "ndarray [0.123457, 2.0, 3.33333e-10]"
+    assert exercises._show([1, 2]) == "list [1, 2]"
+    assert exercises._show(1 / 3) == "0.333333"
