@@ -9,7 +9,7 @@ import numpy as np
 
 from .data import Interactions
 from .exercises import Exercise, register
-from .models.content import ContentBased, item_tokens, tfidf_features
+from .models.content import PLAIN, ContentBased, item_tokens, tfidf_features
 
 
 def _idf(train: Interactions, token: str) -> float:
@@ -24,13 +24,13 @@ def _cosine(train: Interactions, a: int, b: int) -> float:
 
 
 def _top_feature(train: Interactions, user: int) -> str:
-    model = ContentBased().fit(train)
+    model = ContentBased(**PLAIN).fit(train)
     profile = model.profiles_[user].toarray().ravel()
     return str(model.features_[int(np.argmax(profile))])
 
 
 def _new_user_top(train: Interactions, ratings: dict, k: int = 5) -> np.ndarray:
-    scores = ContentBased().fit(train).score_ratings(ratings)
+    scores = ContentBased(**PLAIN).fit(train).score_ratings(ratings)
     scores[list(ratings)] = -np.inf  # the rated movies are not recommended back
     return np.argsort(-scores, kind="stable")[:k]
 
@@ -51,13 +51,13 @@ register(Exercise(
 ))
 register(Exercise(
     "02-top-profile-feature",
-    "Which feature has the largest weight in the user's profile (ContentBased() with its defaults)?",
+    "Which feature has the largest weight in the user's profile (the plain model, ContentBased(**PLAIN))?",
     solution=_top_feature,
-    hint="fit ContentBased(), take the user's row of model.profiles_, find its largest entry in model.features_.",
+    hint="fit ContentBased(**PLAIN), take the user's row of model.profiles_, find its largest entry in model.features_.",
 ))
 register(Exercise(
     "02-new-user",
-    "Which 5 movies does content-based filtering recommend, best first, to a new user with these ratings?",
+    "Which 5 movies does the plain content-based model recommend, best first, to a new user with these ratings?",
     solution=_new_user_top,
     hint="model.score_ratings(ratings) scores every movie; leave out the rated ones, then take the 5 best.",
 ))

@@ -1,7 +1,9 @@
-"""ContentBased: TF-IDF profiles and cosine scores checked by hand, explanations, MiniLM, bad input."""
+"""ContentBased: TF-IDF profiles and cosine scores checked by hand, recency, years and the prior
+against numpy brute force, explanations, MiniLM, bad input."""
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -36,6 +38,8 @@ def toy(rows, users=(0, 1, 2)) -> Interactions:
 
 # user 0 loves Star Wars (5) and dislikes Love Story (1); user 1 gave 4 to two items; user 2 is new
 RATINGS = [(0, 10, 5.0, 1), (0, 12, 1.0, 2), (1, 10, 4.0, 1), (1, 13, 4.0, 2)]
+PLAIN = dict(interest=1.0, half_life=None, year_weight=0.0, prior=0.0)  # the textbook model: no recency, year or prior
+CHOSEN = dict(interest=3.0, half_life=3.0, year_weight=0.5, prior=0.3)  # the defaults, chosen on ml-100k validation
 
 
 def hand_tfidf():
@@ -53,7 +57,7 @@ def dense(model):
 
 
 def test_tfidf_item_profiles_match_hand_computation():
-    model = ContentBased().fit(toy(RATINGS))
+    model = ContentBased(**PLAIN).fit(toy(RATINGS))
     vocab, X = hand_tfidf()
     got_vocab, got = dense(model)
     assert sorted(got_vocab) == vocab
@@ -62,7 +66,7 @@ def test_tfidf_item_profiles_match_hand_computation():
 
 
 def test_user_profile_and_cosine_scores_match_numpy():
-    model = ContentBased(interest=1.0).fit(toy(RATINGS))
+    model = ContentBased(**PLAIN).fit(toy(RATINGS))
     vocab, X = hand_tfidf()
     # user 0: mean 3, weights 5 - 3 + 1 = 3 and 1 - 3 + 1 = -1
     profile = 3 * X[0] - 1 * X[2]
@@ -74,20 +78,20 @@ def test_user_profile_and_cosine_scores_match_numpy():
 
 
 def test_disliked_items_push_away():
-    model = ContentBased(interest=1.0).fit(toy(RATINGS))
+    model = ContentBased(**PLAIN).fit(toy(RATINGS))
     scores = model.score(0)[0]
     assert scores[1] > 0 > scores[2]  # Star Trek (like Star Wars) up, Love Story (disliked) down
 
 
 def test_flat_ratings_without_interest_count_every_item_the_same():
-    model = ContentBased(interest=0.0).fit(toy(RATINGS))
+    model = ContentBased(**{**PLAIN, "interest": 0.0}).fit(toy(RATINGS))
     _, X = hand_tfidf()
     profile = X[0] + X[3]  # user 1 gave 4 and 4: centred weights are 0, so equal weights
     np.testing.assert_allclose(model.score(1)[0], X @ profile / np.linalg.norm(profile), rtol=1e-5, atol=1e-6)
 
 
 def test_explain_names_the_shared_rare_feature_and_the_liked_item():
-    model = ContentBased().fit(toy(RATINGS))
+    model = ContentBased(**PLAIN).fit(toy(RATINGS))
     why = model.explain(0, 1)  # why Star Trek for user 0?
     assert why["features"]["feature"].iloc[0] == "title:star"
     assert why["items"]["title"].iloc[0] == "Star Wars"
@@ -97,7 +101,7 @@ def test_explain_names_the_shared_rare_feature_and_the_liked_item():
 
 
 def test_user_without_history_gets_a_clear_error_and_score_ratings_works():
-    model = ContentBased().fit(toy(RATINGS))
+    model = ContentBased(**PLAIN).fit(toy(RATINGS))
     with pytest.raises(ValueError, match="user 2 .*no ratings in train.*score_ratings"):
         model.score([0, 2])
     np.testing.assert_allclose(model.score_ratings({0: 5.0, 2: 1.0}), model.score(0)[0], rtol=1e-6)
@@ -119,7 +123,7 @@ def test_bad_input_empty_nan_duplicates_and_options():
         ContentBased().fit(data.with_ratings(nan))
     dup = pd.concat([data.ratings, data.ratings.iloc[[1]].assign(rating=5.0, timestamp=9)], ignore_index=True)
     with pytest.warns(UserWarning, match="1 row\\(s\\) that repeat a \\(user, item\\) pair; .*latest"):
-        model = ContentBased().fit(data.with_ratings(dup))
+        model = ContentBased(**PLAIN).fit(data.with_ratings(dup))
     assert model.weights_[0].toarray().ravel()[2] == pytest.approx(5.0 - 5.0 + 1.0)  # latest rating: 5
     with pytest.raises(ValueError, match="encoder='bert'"):
         ContentBased(encoder="bert").fit(data)
@@ -132,6 +136,10 @@ def test_save_load_round_trip(tmp_path):
     again = ContentBased.load(model.save(tmp_path / "cb.npz"))
     np.testing.assert_array_equal(again.score([0, 1]), model.score([0, 1]))
     assert again.explain(0, 1)["features"]["feature"].iloc[0] == "title:star"
+    chosen = ContentBased(**CHOSEN).fit(toy(RATINGS))  # recency-weighted profiles, year features and prior
+    again = ContentBased.load(chosen.save(tmp_path / "chosen.npz"))
+    np.testing.assert_array_equal(again.score([0, 1]), chosen.score([0, 1]))
+    assert again.explain(0, 0)["prior"] == chosen.explain(0, 0)["prior"] != 0  # item 0 has ratings
 
 
 def test_recovers_planted_clusters_better_than_popularity():
@@ -140,6 +148,110 @@ def test_recovers_planted_clusters_better_than_popularity():
         content = ContentBased().fit(split.train)
     ndcg = lambda m: evaluate(m, split, 10, metrics=("NDCG",))["value"].iloc[0]  # noqa: E731
     assert ndcg(content) > ndcg(Popularity().fit(split.train)) + 0.05
+
+
+# ------------------------------------------------------------------------------ recency, years, prior
+def hand_features(year_weight):
+    """hand_tfidf with one-hot year columns (1970, 1977, 1979, 1995) times year_weight, rows unit-norm."""
+    vocab, X = hand_tfidf()
+    years = [1970, 1977, 1979, 1995]
+    Y = np.array([[year_weight * (y == col) for col in years] for y in (1977, 1979, 1970, 1995)])
+    Z = np.hstack([X, Y])
+    return vocab + [f"year:{y}" for y in years], Z / np.linalg.norm(Z, axis=1, keepdims=True)
+
+
+def brute_weights(rows, n_users, interest, half_life):
+    """w_uj by loops: latest row per (user, item) by (timestamp, file order), centred, decayed by age."""
+    W = np.zeros((n_users, 4))
+    for u in range(n_users):
+        latest = {}
+        for pos, (user, item, rating, t) in enumerate(rows):
+            if user == u and (item not in latest or (t, pos) >= latest[item][:2]):
+                latest[item] = (t, pos, rating)
+        order = sorted(latest, key=lambda i: latest[i][:2])  # oldest first
+        r = np.array([latest[i][2] for i in order])
+        w = r - r.mean() + interest if len(r) else r
+        w = w if np.any(w) else np.ones_like(w)
+        for age, (item, weight) in enumerate(zip(order[::-1], w[::-1])):
+            W[u, item - 10] = weight * 0.5 ** (age / half_life)
+    return W
+
+
+def standardised_log_users(rows, n_items=4):
+    users = np.array([len({u for u, i, _, _ in rows if i == 10 + j}) for j in range(n_items)], float)
+    z = np.log1p(users)
+    return np.where(users > 0, (z - z.mean()) / z.std(), 0.0)  # an unrated item gets the average, 0
+
+
+def test_recency_weights_by_hand():
+    model = ContentBased(**{**PLAIN, "half_life": 1.0}).fit(toy(RATINGS))
+    _, X = hand_tfidf()
+    # user 0 rated Star Wars (5, older) then Love Story (1, latest): weights 3 * 0.5 ** 1 and -1
+    profile = 1.5 * X[0] - 1.0 * X[2]
+    np.testing.assert_allclose(model.score(0)[0], X @ profile / np.linalg.norm(profile), rtol=1e-5, atol=1e-6)
+
+
+def test_year_features_match_hand_computation():
+    model = ContentBased(**{**PLAIN, "year_weight": 0.5}).fit(toy(RATINGS))
+    vocab, X = hand_features(0.5)
+    got_vocab, got = dense(model)
+    assert sorted(got_vocab) == sorted(vocab)
+    np.testing.assert_allclose(got[:, [got_vocab.index(t) for t in vocab]], X, rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_scores_match_brute_force_on_random_ratings(seed):
+    rng = np.random.default_rng(seed)
+    # 5 users, 12 rows: repeated pairs and tied timestamps (broken by file order) on purpose
+    rows = [(int(rng.integers(5)), int(10 + rng.integers(4)), float(rng.integers(1, 6)), int(rng.integers(3)))
+            for _ in range(12)]
+    data = toy(rows, users=range(6))  # user 5 has no ratings
+    model = ContentBased(interest=2.0, half_life=1.5, year_weight=0.7, prior=0.4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # repeated pairs are expected here
+        model.fit(data)
+    W = brute_weights(rows, 6, interest=2.0, half_life=1.5)
+    np.testing.assert_allclose(model.weights_.toarray(), W, rtol=1e-5, atol=1e-6)
+    vocab, X = hand_features(0.7)
+    users = np.flatnonzero(np.abs(W).sum(1) > 0)
+    P = W[users] @ X
+    expected = P @ X.T / np.linalg.norm(P, axis=1, keepdims=True) + 0.4 * standardised_log_users(rows)
+    np.testing.assert_allclose(model.score(users), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_defaults_are_the_chosen_settings():
+    assert ContentBased().get_params() == {**CHOSEN, "encoder": "tfidf", "cache_dir": None, "device": "cpu"}
+
+
+def test_chosen_settings_by_hand_and_prior_explained():
+    model = ContentBased(**CHOSEN).fit(toy(RATINGS))
+    _, X = hand_features(0.5)
+    profile = 5 * 0.5 ** (1 / 3) * X[0] + 1 * X[2]  # user 0: mean 3, weights 5 (older, decayed) and 1
+    prior = 0.3 * standardised_log_users(RATINGS)
+    expected = X @ profile / np.linalg.norm(profile) + prior
+    np.testing.assert_allclose(model.score(0)[0], expected, rtol=1e-5, atol=1e-6)
+    why = model.explain(0, 1, n=100)
+    assert why["prior"] == pytest.approx(prior[1], abs=1e-6)
+    assert why["score"] == pytest.approx(why["cosine"] + why["prior"], abs=1e-6)
+    assert why["features"]["contribution"].sum() == pytest.approx(why["cosine"], abs=1e-5)
+    assert why["items"]["contribution"].sum() == pytest.approx(why["cosine"], abs=1e-5)
+    assert "popularity prior" in why["text"]
+
+
+def test_score_ratings_takes_dict_order_as_time_order():
+    model = ContentBased(**CHOSEN).fit(toy(RATINGS))
+    np.testing.assert_allclose(model.score_ratings({0: 5.0, 2: 1.0}), model.score(0)[0], rtol=1e-5, atol=1e-6)
+    _, X = hand_features(0.5)
+    profile = 1 * 0.5 ** (1 / 3) * X[2] + 5 * X[0]  # Love Story first, Star Wars latest
+    expected = X @ profile / np.linalg.norm(profile) + 0.3 * standardised_log_users(RATINGS)
+    np.testing.assert_allclose(model.score_ratings({2: 1.0, 0: 5.0}), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("option, value", [("half_life", 0), ("half_life", -2.0), ("year_weight", -0.5),
+                                           ("prior", float("nan")), ("interest", "high")])
+def test_bad_options_name_the_argument(option, value):
+    with pytest.raises(ValueError, match=f"{option}={value!r}"):
+        ContentBased(**{option: value}).fit(toy(RATINGS))
 
 
 # ------------------------------------------------------------------------------ MiniLM
@@ -182,7 +294,7 @@ def test_minilm_similar_titles_closer_and_cache_is_hit(minilm, tmp_path):
 
 
 def test_content_based_with_minilm_encoder(minilm, tmp_path):
-    model = ContentBased(encoder="minilm", cache_dir=str(tmp_path)).fit(toy(RATINGS))
+    model = ContentBased(encoder="minilm", cache_dir=str(tmp_path), **PLAIN).fit(toy(RATINGS))
     texts = [item_text(row) for row in ITEMS.to_dict("records")]
     assert texts[0] == "Star Wars (1977) — Action, Sci-Fi"
     X = minilm.encode(texts, normalize_embeddings=True)
@@ -204,3 +316,25 @@ def test_notebook_02_exercises_accept_hand_answers(capsys):
     check("02-new-user", ..., data, {0: 5.0})
     out = capsys.readouterr().out.splitlines()
     assert [line[0] for line in out] == ["✅", "✅", "✅", "⬜"], out
+
+
+def test_unrated_items_get_the_average_prior_not_the_lowest():
+    model = ContentBased(**CHOSEN).fit(toy(RATINGS))
+    counts = np.zeros(model.n_items_)
+    for _, item_id, _, _ in RATINGS:
+        counts[item_id - 10] += 1  # one rating per (user, item) here
+    z = np.log1p(counts)
+    z = (z - z.mean()) / z.std()  # standardised over the whole catalogue, by hand
+    assert counts[1] == 0 and model.popularity_[1] == 0.0 > z[1]  # Star Trek: nobody rated it
+    np.testing.assert_allclose(model.popularity_[counts > 0], z[counts > 0], rtol=1e-5)
+
+
+def test_fit_with_valid_builds_profiles_from_train_and_valid():
+    train = toy(RATINGS)
+    valid = toy([(0, 13, 5.0, 3)])
+    with_valid = ContentBased(**PLAIN).fit(train, valid)
+    by_hand = ContentBased(**PLAIN).fit(toy(RATINGS + [(0, 13, 5.0, 3)]))  # one history, fitted at once
+    np.testing.assert_allclose(with_valid.score([0, 1]), by_hand.score([0, 1]), rtol=1e-6)
+    assert with_valid.seen_[0, 3] == 1  # recommend excludes the validation item (id 13 is index 3)
+    # the prior still counts training users only
+    np.testing.assert_array_equal(with_valid.popularity_, ContentBased(**PLAIN).fit(train).popularity_)

@@ -14,6 +14,11 @@ Systems", in *The Adaptive Web*, LNCS 4321, Springer 2007). Two item encoders:
 
 Content-based models know an item from its description alone, so they can score an item nobody
 has rated yet (item cold start), but they need some history to know the *user*.
+
+Three options, each chosen on the validation part of ml-100k (benchmarks/classic_content.py):
+recency (``half_life``: the user's recent ratings weigh more, as in time-decayed profiles, Ding &
+Li, "Time Weight Collaborative Filtering", CIKM 2005), a release-year feature (``year_weight``),
+and a popularity prior (``prior``), which makes the model a content + popularity hybrid.
 """
 from __future__ import annotations
 
@@ -30,10 +35,12 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from ..data import Interactions, cache_folder
-from .base import Recommender
+from .base import Recommender, train_then_valid
 
 MINILM = "all-MiniLM-L6-v2"
 ENCODERS = ("tfidf", "minilm")
+# the textbook model: rating-weighted profiles, no recency decay, no year feature, no popularity prior
+PLAIN = {"interest": 1.0, "half_life": None, "year_weight": 0.0, "prior": 0.0}
 
 
 # ------------------------------------------------------------------------------ item profiles
@@ -79,6 +86,27 @@ def tfidf_features(items: pd.DataFrame) -> tuple[sp.csr_matrix, np.ndarray]:
     vectorizer = TfidfVectorizer(analyzer=lambda tokens: tokens)  # tokens are ready-made
     X = vectorizer.fit_transform([item_tokens(row) for row in items.to_dict("records")])
     return X.astype(np.float32).tocsr(), vectorizer.get_feature_names_out().astype(str)
+
+
+def with_years(X, names: np.ndarray, years: pd.Series, weight: float):
+    """Append one-hot ``year:<YYYY>`` features times ``weight`` to item profiles X, then unit-norm rows.
+
+    Items without a year get no year feature. Returns (X with years, names with years); X stays
+    sparse if it was.
+    """
+    year = pd.to_numeric(years, errors="coerce").to_numpy(dtype=float)
+    known = np.flatnonzero(np.isfinite(year))
+    values, column = np.unique(year[known].astype(int), return_inverse=True)
+    Y = sp.csr_matrix((np.full(len(known), weight), (known, column)), shape=(len(year), len(values)))
+    if sp.issparse(X):
+        X = sp.hstack([X, Y]).tocsr()
+        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+        X = sp.diags(1 / np.maximum(norms, 1e-12)) @ X
+    else:
+        X = np.hstack([X, Y.toarray()])
+        X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    names = np.concatenate([names, [f"year:{v}" for v in values]])
+    return (X.astype(np.float32).tocsr() if sp.issparse(X) else X.astype(np.float32)), names
 
 
 def load_minilm(device: str = "cpu"):
@@ -147,59 +175,117 @@ def embed_texts(texts: list[str], *, cache_dir: str | os.PathLike | None = None,
 
 # ------------------------------------------------------------------------------ the recommender
 class ContentBased(Recommender):
-    """Cosine between a user's rating-weighted profile and each item's content profile.
+    """Cosine between a user's rating-weighted profile and each item's content profile (+ a prior).
 
     A user's profile is ``p_u = sum_j w_uj x_j`` over the items j they rated, with unit-norm item
-    profiles ``x_j`` and weights ``w_uj = r_uj - mean_u + interest``; the score of item i is
-    ``cos(p_u, x_i)``. Ratings below the user's mean by more than ``interest`` get a negative
-    weight, so disliked items push the profile away from items like them.
+    profiles ``x_j`` and weights ``w_uj = (r_uj - mean_u + interest) * 0.5 ** (age_uj / half_life)``,
+    where ``age_uj`` counts the items u rated after j (0 for the latest). The score of item i is
+    ``cos(p_u, x_i) + prior * z_i``, with ``z_i`` the standardised ``log(1 + n_i)`` of the number
+    of training users of item i (0, the average, for an item nobody has rated: no evidence is not
+    evidence of unpopularity). Item features and ``z`` come from train; after
+    ``fit(train, valid)`` the profiles are built from train + valid, the history known when the
+    test item comes (see `reclab.models.base`). Ratings below the user's mean by more than ``interest`` get a
+    negative weight, so disliked items push the profile away from items like them.
 
-    Deviations from Pazzani & Billsus (2007), who survey many ways to learn a user model:
+    Deviations from Pazzani & Billsus (2007), who survey many ways to learn a user model (the
+    defaults ``interest=3, half_life=3, year_weight=0.5, prior=0.3`` scored best on the validation
+    part of ml-100k leave-last-out, in benchmarks/classic_content.py):
 
-    - ``interest`` (default 1) adds the same weight to every rated item. On MovieLens, rating a
-      movie at all is evidence of interest (people rate what they chose to watch); pure
-      mean-centring (``interest=0``) throws that away and ranks worse (benchmarks/classic_content.py).
+    - ``interest`` adds the same weight to every rated item. On MovieLens, rating a movie at all is
+      evidence of interest; pure mean-centring (``interest=0``) throws that away.
+    - ``half_life`` (in ratings; None = no decay): tastes drift, and the next item a user picks
+      resembles their last few more than their first. Validation NDCG@10 doubles.
+    - ``year_weight`` appends a one-hot ``year:<YYYY>`` feature per item (0 = none): people watch
+      movies of the years they have been watching, mostly new releases. The MiniLM text holds the
+      year too, but too faintly to matter.
+    - ``prior`` makes this a **content + popularity hybrid**: content alone (best variant: test
+      NDCG@10 0.030) does not beat Popularity (0.045) on ml-100k, whose held-out items are mostly
+      popular; the prior lifts it above (0.057). Items nobody has rated get the average prior,
+      not the lowest, yet among a popular head they still rarely reach a top 10 (cold-item
+      NDCG@10 0 on ml-100k). Use ``prior=0`` for item cold start, for pure content, and inside a
+      `Hybrid`, whose collaborative part knows popularity already.
     - A user whose weights are all zero (e.g. ``interest=0`` and one rating value) gets equal
-      weights on every rated item: no contrast means "likes them all the same".
+      weights on every rated item (before the decay): no contrast means "likes them all the same".
     - Repeated (user, item) rows keep the latest rating, with a warning saying how many rows.
     - A user with no training ratings has no profile: `score` raises a ValueError naming them.
       For such users use `score_ratings` (a profile from a few ratings, as in the "rate a few
       movies" widget) or a `Hybrid` that falls back to popularity.
 
+    ``ContentBased(**PLAIN)`` (``interest=1, half_life=None, year_weight=0, prior=0``) is the plain
+    model of the textbook: rating-weighted profiles, no decay, no year feature, no prior.
+
     Parameters
     ----------
     encoder : "tfidf" or "minilm" (see the module docstring).
     interest : weight added to every rated item's centred rating.
+    half_life : number of later ratings after which a rating's weight halves; None: no decay.
+    year_weight : weight of the release-year feature before item profiles are re-normalised.
+    prior : weight of the standardised log popularity added to the cosine; 0: pure content.
     cache_dir : folder (a str, so the model can be saved) where MiniLM embeddings are cached;
         default `reclab.data.cache_folder()`.
     device : torch device for the MiniLM encoder ("cpu", "cuda", ...).
     """
 
-    _state = ("item_features_", "features_", "weights_", "profiles_", "titles_")
+    _state = ("item_features_", "features_", "weights_", "profiles_", "titles_", "popularity_")
 
-    def __init__(self, *, encoder: str = "tfidf", interest: float = 1.0,
-                 cache_dir: str | None = None, device: str = "cpu"):
+    def __init__(self, *, encoder: str = "tfidf", interest: float = 3.0, half_life: float | None = 3.0,
+                 year_weight: float = 0.5, prior: float = 0.3, cache_dir: str | None = None,
+                 device: str = "cpu"):
         self.encoder = encoder
         self.interest = interest
+        self.half_life = half_life
+        self.year_weight = year_weight
+        self.prior = prior
         self.cache_dir = cache_dir
         self.device = device
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
-        if self.encoder not in ENCODERS:
-            raise ValueError(f"encoder={self.encoder!r} is not supported; use one of {ENCODERS}.")
+        self._check_params()
         items = train.items
         if not {"title", "genres", "year"} & set(items.columns):
             raise ValueError("ContentBased needs item metadata, but train.items has none of the columns "
                              f"title, genres, year (it has {list(items.columns)}).")
         if self.encoder == "tfidf":
-            self.item_features_, self.features_ = tfidf_features(items)  # (n_items, n_features)
+            X, names = tfidf_features(items)  # (n_items, n_features)
         else:
             texts = [item_text(row) for row in items.to_dict("records")]
-            self.item_features_ = embed_texts(texts, cache_dir=self.cache_dir, device=self.device)  # (n_items, 384)
-            self.features_ = np.array([f"dim {j}" for j in range(self.item_features_.shape[1])])
+            X = embed_texts(texts, cache_dir=self.cache_dir, device=self.device)  # (n_items, 384)
+            names = np.array([f"dim {j}" for j in range(X.shape[1])])
+        if self.year_weight > 0 and "year" in items:
+            X, names = with_years(X, names, items["year"], self.year_weight)
+        self.item_features_, self.features_ = X, names
         self.titles_ = (items["title"] if "title" in items else pd.Series(items.index)).to_numpy(dtype=str)
+        users_per_item = np.asarray(self.seen_.sum(axis=0), dtype=np.float64).ravel()  # (n_items,)
+        log_users = np.log1p(users_per_item)
+        z = (log_users - log_users.mean()) / max(log_users.std(), 1e-12)
+        self.popularity_ = np.where(users_per_item > 0, z, 0.0).astype(np.float32)  # unrated: average
+        if valid is not None:
+            train = train_then_valid(train, valid)
+            self.seen_ = train.to_csr("binary")
         self.weights_ = self._weights(train)  # (n_users, n_items) CSR of w_uj
         self.profiles_ = self._profile(self.weights_)  # (n_users, n_features)
+
+    def _check_params(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder={self.encoder!r} is not supported; use one of {ENCODERS}.")
+        for name in ("interest", "year_weight", "prior"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
+                raise ValueError(f"{name}={value!r} must be a finite number.")
+        if self.year_weight < 0:
+            raise ValueError(f"year_weight={self.year_weight!r} must be >= 0 (0 leaves the year out).")
+        h = self.half_life
+        if h is not None and (isinstance(h, bool) or not isinstance(h, (int, float, np.number)) or not 0 < h < np.inf):
+            raise ValueError(f"half_life={h!r} must be a positive number of ratings, or None for no decay.")
+
+    def _item_weights(self, ratings: np.ndarray) -> np.ndarray:
+        """w for one user's ratings (time order, latest last): centred, plus interest, decayed."""
+        w = ratings - ratings.mean() + self.interest
+        if not np.any(w):  # no contrast in the ratings: every rated item counts the same
+            w = np.ones_like(w)
+        if self.half_life is not None:
+            w = w * 0.5 ** (np.arange(len(w))[::-1] / self.half_life)  # age: ratings made after it
+        return w
 
     def _weights(self, train: Interactions) -> sp.csr_matrix:
         r = train.ratings
@@ -210,15 +296,16 @@ class ContentBased(Recommender):
         if n_repeats:
             warnings.warn(f"train has {n_repeats} row(s) that repeat a (user, item) pair; ContentBased keeps "
                           "the latest rating of each pair (as Interactions.to_csr does).", stacklevel=4)
-        R = train.to_csr("rating")  # latest rating per pair
-        counts = np.diff(R.indptr)
-        means = np.asarray(R.sum(axis=1)).ravel() / np.maximum(counts, 1)
-        W = R.copy()
-        W.data = W.data - np.repeat(means, counts) + self.interest
-        flat = (counts > 0) & (np.asarray(abs(W).sum(axis=1)).ravel() == 0)
-        for u in np.flatnonzero(flat):  # no contrast in the ratings: every rated item counts the same
-            W.data[W.indptr[u]: W.indptr[u + 1]] = 1.0
-        return W.astype(np.float32).tocsr()
+        # each pair's latest row, users in order and each user's rows in time order
+        last = r.iloc[train.time_order()].drop_duplicates(["user", "item"], keep="last")
+        users, items = last["user"].to_numpy(), last["item"].to_numpy()
+        ratings = last["rating"].to_numpy(np.float64)
+        bounds = np.searchsorted(users, np.arange(self.n_users_ + 1))
+        w = np.concatenate([np.zeros(0)] + [self._item_weights(ratings[a:b]) for a, b in
+                                             zip(bounds[:-1], bounds[1:]) if b > a])
+        W = sp.csr_matrix((w.astype(np.float32), (users, items)), shape=(self.n_users_, self.n_items_))
+        W.sort_indices()
+        return W
 
     def _profile(self, weights: sp.csr_matrix):
         P = weights @ self.item_features_  # (n_users, n_features)
@@ -241,7 +328,7 @@ class ContentBased(Recommender):
                 "ContentBased has no profile for them. Use score_ratings({item: rating, ...}) with a few "
                 "ratings, or Hybrid(models=[...]) which gives users without history popularity scores."
             )
-        return self._cosine(self.profiles_[users])
+        return self._cosine(self.profiles_[users]) + self.prior * self.popularity_
 
     def _item_vectors(self):
         return self.item_features_
@@ -250,7 +337,9 @@ class ContentBased(Recommender):
     def score_ratings(self, ratings: dict[int, float]) -> np.ndarray:
         """Scores (n_items,) for a new user described only by ``{item index: rating}``.
 
-        The ratings are centred on their own mean, like a training user's.
+        The ratings are centred on their own mean, like a training user's, and taken in the
+        dict's order as time order: with ``half_life``, the last entry is the most recent (the
+        "rate a few movies" widget adds ratings in the order they are given).
 
         Examples
         --------
@@ -265,11 +354,10 @@ class ContentBased(Recommender):
         values = np.asarray(list(ratings.values()), dtype=np.float64)
         if not np.isfinite(values).all():
             raise ValueError(f"ratings must be finite numbers, got {dict(zip(items.tolist(), values.tolist()))}.")
-        w = values - values.mean() + self.interest
-        if not np.any(w):
-            w = np.ones_like(w)
+        w = self._item_weights(values)
         W = sp.csr_matrix((w.astype(np.float32), (np.zeros(len(items), int), items)), shape=(1, self.n_items_))
-        return self._cosine(self._profile(W))[0].astype(np.float32)
+        scores = self._cosine(self._profile(W))[0] + self.prior * self.popularity_
+        return scores.astype(np.float32)
 
     # -------------------------------------------------------------------------- explanations
     def explain(self, user: int, item: int, n: int = 5) -> dict:
@@ -278,17 +366,21 @@ class ContentBased(Recommender):
         Returns
         -------
         dict with
-            ``score`` : the cosine, as `score` gives it;
+            ``score`` : the score, as `score` gives it: ``cosine + prior``;
+            ``cosine`` : the content part, cos(p_u, x_item);
+            ``prior`` : the popularity part, ``prior * z_item`` (0 when ``prior=0``);
             ``features`` : DataFrame of the ``n`` features with the largest contribution
-              ``user_weight * item_weight`` (unit-norm profiles; all contributions sum to the score).
+              ``user_weight * item_weight`` (unit-norm profiles; all contributions sum to the cosine).
               Empty for ``encoder="minilm"``, whose dimensions have no names;
             ``items`` : DataFrame of the ``n`` rated items with the largest contribution
-              ``w_uj * cos(x_j, x_item) / |p_u|`` (these also sum to the score over all rated items);
+              ``w_uj * cos(x_j, x_item) / |p_u|`` (these also sum to the cosine over all rated items);
             ``text`` : one readable sentence.
         """
         user = int(self._check_users(user)[0])
         item = int(self._check_ids(item, self.n_items_, "item")[0])
         score = float(self._score(np.array([user]))[0, item])
+        cosine = float(self._cosine(self.profiles_[[user]])[0, item])
+        prior = float(self.prior * self.popularity_[item])
         X = self.item_features_
         profile = self.profiles_[user]
         p = (profile.toarray() if sp.issparse(profile) else np.asarray(profile)).ravel()
@@ -302,14 +394,13 @@ class ContentBased(Recommender):
             features = features.sort_values("contribution", ascending=False, kind="stable").head(n)
         row = self.weights_[user]
         rated, w = row.indices, row.data
-        sims = X[rated] @ x  # (n_rated,) cosines: item rows are unit-norm
-        items = pd.DataFrame({"item": rated, "title": self.titles_[rated], "weight": w,
-                              "similarity": np.asarray(sims).ravel(),
-                              "contribution": w * np.asarray(sims).ravel() / max(np.linalg.norm(p), 1e-12)})
+        sims = np.asarray(X[rated] @ x).ravel()  # (n_rated,) cosines: item rows are unit-norm
+        items = pd.DataFrame({"item": rated, "title": self.titles_[rated], "weight": w, "similarity": sims,
+                              "contribution": w * sims / max(np.linalg.norm(p), 1e-12)})
         items = items.sort_values("contribution", ascending=False, kind="stable").head(n)
         because = ", ".join(features["feature"].head(3)) if len(features) else "its embedding"
-        text = (f"{self.titles_[item]!s} scores {score:.3f} for user {user} because of {because}; "
+        parts = f" (content {cosine:.3f}, popularity prior {prior:+.3f})" if self.prior else ""
+        text = (f"{self.titles_[item]!s} scores {score:.3f}{parts} for user {user} because of {because}; "
                 f"rated items that pushed it most: {', '.join(items['title'].head(3))}.")
-        return {"score": score, "features": features.reset_index(drop=True),
+        return {"score": score, "cosine": cosine, "prior": prior, "features": features.reset_index(drop=True),
                 "items": items.reset_index(drop=True), "text": text}
-
