@@ -171,3 +171,17 @@ def test_notebook_05_exercises_accept_hand_answers(data, capsys):
     check("05-weighted-top", ..., data, model, model, 0.5, 0)
     out = capsys.readouterr().out.splitlines()
     assert [line[0] for line in out] == ["✅", "✅", "✅", "⬜"], out
+
+
+def test_weighted_top_exercise_is_the_plain_minmax_sum(data, capsys):
+    import reclab.exercises_hybrid  # noqa: F401  (registers the exercises)
+    from reclab.exercises import check
+
+    rng = np.random.default_rng(0)
+    a, b = Fixed(table=rng.random((4, 5))).fit(data), Fixed(table=rng.random((4, 5)) * 100).fit(data)
+    user = 2
+    sa, sb = a.score([user])[0].astype(float), b.score([user])[0].astype(float)
+    mix = 0.3 * (sa - sa.min()) / np.ptp(sa) + 0.7 * (sb - sb.min()) / np.ptp(sb)  # by hand
+    mix[data.to_csr("binary")[user].indices] = -np.inf
+    check("05-weighted-top", np.argsort(-mix, kind="stable")[:3], data, a, b, 0.3, user, 3)
+    assert capsys.readouterr().out.startswith("✅")
