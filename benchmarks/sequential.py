@@ -12,8 +12,9 @@ first-order Markov chain are the references to beat. Numbers, not assertions.
 Columns: "s/epoch" is the median wall time of one training epoch (validation excluded); "fit s"
 the whole fit, validation included; "fit cpu s" the CPU time of the fit — on a machine shared
 with other jobs it is the better measure of the work done, as wall time then depends on the
-neighbours. One thread by default: on a busy machine, threads that wait for each other make
-training several times slower.
+neighbours; "cpu s to best" its share up to the best epoch (epochs taken as equally long): the
+cost of the weights kept, without the ``patience`` epochs that confirm them. One thread by
+default: on a busy machine, threads that wait for each other make training several times slower.
 """
 from __future__ import annotations
 
@@ -46,8 +47,10 @@ def run(model, split) -> dict:
     row |= {f"{m}@10": v for m, v in zip(result["metric"], result["value"])}
     history = getattr(model, "history_", None)
     if history is not None:
-        row |= {"s/epoch": history.frame["seconds"].median(), "epochs": len(history.frame),
-                "best epoch": history.best_epoch, "valid NDCG@10": history.best_value}
+        epochs = len(history.frame)
+        row |= {"s/epoch": history.frame["seconds"].median(), "epochs": epochs,
+                "best epoch": history.best_epoch, "valid NDCG@10": history.best_value,
+                "cpu s to best": row["fit cpu s"] * history.best_epoch / epochs}
     return row
 
 
@@ -66,7 +69,7 @@ def main() -> None:
         rows[name] = run(MODELS[name](), split)
         print(f"{name}: NDCG@10 {rows[name]['NDCG@10']:.4f} in {rows[name]['fit s']:.0f} s", flush=True)
     columns = ["HR@10", "NDCG@10", "MRR@10", "Coverage@10", "valid NDCG@10", "s/epoch", "epochs", "best epoch",
-               "fit s", "fit cpu s"]
+               "fit s", "fit cpu s", "cpu s to best"]
     table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
     print(f"\nml-100k, leave-last-out, test, full ranking ({args.threads} torch thread(s))")
     print(table.to_string(float_format=lambda x: f"{x:.4f}" if x < 1 else f"{x:.1f}"))

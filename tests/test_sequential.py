@@ -12,7 +12,7 @@ from reclab import evaluate
 from reclab.data import Interactions, leave_last_out, make_synthetic
 from reclab.models import BERT4Rec, GRU4Rec, Popularity, SASRec
 from reclab.models._sequence import bucket_batches, next_item_loss, pad_left
-from reclab.models.bert4rec import BERT4RecNet
+from reclab.models.bert4rec import BERT4RecNet, mask_batch
 from reclab.models.gru4rec import GRU4RecNet
 from reclab.models.sasrec import SASRecNet, SelfAttention, attention_mask
 
@@ -33,7 +33,8 @@ def fitted(chain):
     return {
         "SASRec": SASRec(**SMALL).fit(split.train, valid=split.valid),
         "GRU4Rec": GRU4Rec(**SMALL, n_hidden=32).fit(split.train, valid=split.valid),
-        "BERT4Rec": BERT4Rec(**{**SMALL, "lr": 1e-2, "patience": None, "n_epochs": 80}, mask_prob=0.5, dropout=0.0).fit(split.train, valid=split.valid),
+        "BERT4Rec": BERT4Rec(**{**SMALL, "lr": 1e-2, "patience": None, "n_epochs": 40, "batch_size": 16}, n_masks=4,
+                             mask_prob=0.5, dropout=0.0).fit(split.train, valid=split.valid),
     }
 
 
@@ -83,6 +84,14 @@ def test_score_continues_train_plus_valid_when_given_valid(chain, fitted):
     np.testing.assert_allclose(plain.score(users), plain.score_sequences([train_seqs[u] for u in users]), atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["SASRec", "GRU4Rec", "BERT4Rec"])
+def test_scores_of_a_batch_match_scores_one_at_a_time(fitted, name):
+    model = fitted[name]  # scoring sorts a batch by length: the rows must come back in order
+    sequences = [np.arange(n) * 7 % 120 for n in (15, 3, 20, 1, 8)]
+    alone = np.vstack([model.score_sequences([s]) for s in sequences])
+    np.testing.assert_allclose(model.score_sequences(sequences), alone, rtol=1e-5, atol=1e-5)
+
+
 def test_history_longer_than_max_len_keeps_the_most_recent_items(fitted):
     assert pad_left([np.array([1, 2, 3, 4, 5]), np.array([7])], 3).tolist() == [[3, 4, 5], [0, 0, 7]]
     model = fitted["SASRec"]
@@ -103,6 +112,31 @@ def test_bucket_batches_cover_every_row_once_in_similar_lengths():
     assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
     spread = np.mean([np.ptp(lengths[b]) for b in batches])
     assert spread < 0.5 * np.ptp(lengths)
+
+
+def test_mask_batch_hides_items_only_at_the_expected_rates():
+    items = np.tile([[0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6], [0, 0, 0, 0, 0, 7]], (2000, 1))  # (6000, 6)
+    inputs, targets = mask_batch(items, 99, mask_prob=0.3, last_prob=0.2, rng=np.random.default_rng(0))
+    hidden = inputs == 99
+    assert np.array_equal(hidden, targets > 0)  # a target exactly where an item is hidden
+    assert np.array_equal(targets[hidden], items[hidden]) and np.array_equal(inputs[~hidden], items[~hidden])
+    assert not hidden[items == 0].any() and hidden.any(axis=1).all()  # padding never, every row at least once
+    only_last = hidden[1::3, :-1].sum(axis=1) == 0  # full rows: chosen (0.2), or nothing else drawn (0.8 · 0.7⁵)
+    assert abs(only_last.mean() - (0.2 + 0.8 * 0.7 ** 5)) < 0.03
+    _, targets = mask_batch(items, 99, mask_prob=0.3, last_prob=0.0, rng=np.random.default_rng(1))
+    assert abs((targets[1::3, :-1] > 0).mean() - 0.3) < 0.02  # away from the last item: Bernoulli(0.3)
+
+
+def test_bert4rec_n_masks_repeats_every_sequence_with_fresh_masks():
+    model = BERT4Rec(max_len=8, batch_size=4, n_masks=3, mask_prob=0.5)
+    model.n_items_ = 20
+    sequences = [np.arange(1, 6) + i for i in range(5)]
+    batches = list(model._batches(sequences)(np.random.default_rng(0)))
+    rows = torch.cat([b["targets"] + b["items"] * (b["targets"] == 0) for b in batches])  # masks filled back in
+    got = sorted(tuple(r[r > 0].tolist()) for r in rows)
+    assert got == sorted(tuple(s.tolist()) for s in sequences for _ in range(3))
+    inputs = [tuple(r.tolist()) for b in batches for r in b["items"]]
+    assert len(set(inputs)) > 5  # the copies are masked differently
 
 
 def test_single_interaction_users_and_empty_histories(chain):
@@ -127,6 +161,8 @@ def test_bad_input_is_named(fitted, chain):
         GRU4Rec(max_len=0).fit(split.train)
     with pytest.raises(ValueError, match="mask_prob"):
         BERT4Rec(mask_prob=1.5).fit(split.train)
+    with pytest.raises(ValueError, match="n_masks=0"):
+        BERT4Rec(n_masks=0).fit(split.train)
     with pytest.raises(ValueError, match="divisible"):
         SASRec(n_factors=30, n_heads=4, n_epochs=1).fit(split.train)
     other = make_synthetic(n_users=20, n_items=30, seed=1)

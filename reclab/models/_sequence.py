@@ -1,5 +1,6 @@
-"""What GRU4Rec, SASRec and BERT4Rec share: user histories as padded id tensors, the next-item
-loss, and a `SequenceRecommender` base that fits a net with `reclab.train.fit_net`.
+"""What GRU4Rec, SASRec and BERT4Rec share: user histories as padded id tensors, the item and
+position embeddings, the next-item loss, and a `SequenceRecommender` base that fits a net with
+`reclab.train.fit_net`.
 
 Conventions (one place, so the three models agree):
 
@@ -11,10 +12,13 @@ Conventions (one place, so the three models agree):
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..data import Interactions
 from .base import Recommender
@@ -55,6 +59,40 @@ def crop(padded: np.ndarray) -> np.ndarray:
     """Drop the leading columns that are padding in every row (left padding)."""
     used = np.flatnonzero((padded > 0).any(axis=0))
     return padded[:, used[0]:] if len(used) else padded[:, -1:]
+
+
+def item_embedding(n_rows: int, d: int) -> nn.Embedding:
+    """An (n_rows, d) embedding with row 0 the padding: zero, and kept zero (no gradient).
+
+    Entries are drawn from N(0, 1/d), so a dot product of two rows starts near unit scale.
+    """
+    emb = nn.Embedding(n_rows, d, padding_idx=0)
+    nn.init.normal_(emb.weight, std=d ** -0.5)
+    with torch.no_grad():
+        emb.weight[0].zero_()
+    return emb
+
+
+class PositionalItemNet(nn.Module):
+    """Base of the Transformer nets: item embedding × √d + learned position embedding, dropout.
+
+    Positions count back from the most recent token (the last column is always position
+    ``max_len - 1``), so left padding never shifts them.
+    """
+
+    def __init__(self, n_rows: int, d: int, max_len: int, dropout: float):
+        super().__init__()
+        self.item_emb = item_embedding(n_rows, d)
+        self.pos_emb = nn.Embedding(max_len, d)
+        nn.init.normal_(self.pos_emb.weight, std=d ** -0.5)
+        self.drop = nn.Dropout(dropout)
+        self.max_len = max_len
+
+    def embed(self, items: torch.Tensor) -> torch.Tensor:
+        """items (B, L) left-padded token ids → (B, L, d) inputs of the first block."""
+        L = items.shape[1]
+        pos = torch.arange(self.max_len - L, self.max_len, device=items.device)
+        return self.drop(self.item_emb(items) * math.sqrt(self.item_emb.embedding_dim) + self.pos_emb(pos))
 
 
 def next_item_loss(hidden: torch.Tensor, targets: torch.Tensor, items: torch.Tensor,
@@ -206,10 +244,13 @@ class SequenceRecommender(Recommender):
         was_training = net.training
         net.eval()
         out = np.empty((len(sequences), self.n_items_), np.float32)
+        # batches of similar length, so each is cropped to little more than its longest history
+        order = np.argsort([len(s) for s in sequences], kind="stable")
         with torch.no_grad():
             for start in range(0, len(sequences), batch_size):
-                x = crop(self._inputs(sequences[start: start + batch_size]))
-                out[start: start + len(x)] = net.predict(torch.from_numpy(x).to(device)).float().cpu().numpy()
+                rows = order[start: start + batch_size]
+                x = crop(self._inputs([sequences[i] for i in rows]))
+                out[rows] = net.predict(torch.from_numpy(x).to(device)).float().cpu().numpy()
         net.train(was_training)
         empty = np.array([len(s) == 0 for s in sequences], bool)
         out[empty] = self.popularity_  # nothing to continue: fall back to what is popular

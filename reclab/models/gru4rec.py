@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._sequence import SequenceRecommender, next_item_loss
+from ._sequence import SequenceRecommender, item_embedding, next_item_loss
 
 
 class GRU4RecNet(nn.Module):
@@ -19,10 +19,7 @@ class GRU4RecNet(nn.Module):
 
     def __init__(self, n_items: int, d: int, n_hidden: int, n_layers: int, dropout: float, n_negatives: int | None):
         super().__init__()
-        self.item_emb = nn.Embedding(n_items + 1, d, padding_idx=0)  # row 0: padding
-        nn.init.normal_(self.item_emb.weight, std=d ** -0.5)
-        with torch.no_grad():
-            self.item_emb.weight[0].zero_()
+        self.item_emb = item_embedding(n_items + 1, d)  # row 0: padding
         self.gru = nn.GRU(d, n_hidden, n_layers, batch_first=True, dropout=dropout if n_layers > 1 else 0.0)
         self.out = nn.Linear(n_hidden, d)
         self.drop = nn.Dropout(dropout)
@@ -76,7 +73,11 @@ class GRU4Rec(SequenceRecommender):
     n_negatives : None for the full softmax, or the number of sampled negatives per batch.
     n_epochs, batch_size, lr, reg, patience, device, seed, progress : see `reclab.models.SASRec`.
 
-    Dropout 0.2 was chosen over 0.4 on ml-100k's validation part (a small difference).
+    Dropout 0.2 was chosen over 0.4 on ml-100k's validation part (a small difference), and 64
+    histories a batch over 128 (validation NDCG@10 0.110 against 0.109, best epoch 31 for both,
+    but a faster climb: twice the optimiser steps for about the same time an epoch). Smaller
+    batches are not cheaper here: the GRU steps through time one position after another, so an
+    epoch of small batches takes more sequential steps.
 
     Examples
     --------
@@ -84,7 +85,7 @@ class GRU4Rec(SequenceRecommender):
     """
 
     def __init__(self, *, n_factors: int = 64, n_hidden: int = 128, n_layers: int = 1, max_len: int = 200,
-                 dropout: float = 0.2, n_negatives: int | None = None, n_epochs: int = 200, batch_size: int = 128,
+                 dropout: float = 0.2, n_negatives: int | None = None, n_epochs: int = 200, batch_size: int = 64,
                  lr: float = 2e-3, reg: float = 0.0, patience: int = 10, device: str = "auto", seed: int = 0,
                  progress: bool = False):
         self.n_factors, self.n_hidden, self.n_layers, self.max_len = n_factors, n_hidden, n_layers, max_len

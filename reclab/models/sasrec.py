@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._sequence import SequenceRecommender, crop, next_item_loss
+from ._sequence import PositionalItemNet, SequenceRecommender, crop, next_item_loss
 
 
 class SelfAttention(nn.Module):
@@ -82,28 +82,18 @@ def attention_mask(items: torch.Tensor, causal: bool) -> torch.Tensor:
     return mask | eye
 
 
-class SASRecNet(nn.Module):
+class SASRecNet(PositionalItemNet):
     """Item + learned position embeddings → causal blocks → dot product with the item embeddings."""
 
     def __init__(self, n_items: int, d: int, n_blocks: int, n_heads: int, max_len: int, dropout: float, loss: str):
-        super().__init__()
-        self.item_emb = nn.Embedding(n_items + 1, d, padding_idx=0)  # row 0: padding
-        self.pos_emb = nn.Embedding(max_len, d)
-        nn.init.normal_(self.item_emb.weight, std=d ** -0.5)
-        nn.init.normal_(self.pos_emb.weight, std=d ** -0.5)
-        with torch.no_grad():
-            self.item_emb.weight[0].zero_()
-        self.drop = nn.Dropout(dropout)
+        super().__init__(n_items + 1, d, max_len, dropout)  # item row 0: padding
         self.blocks = nn.ModuleList(Block(d, n_heads, dropout) for _ in range(n_blocks))
         self.ln = nn.LayerNorm(d)
-        self.max_len, self.loss_kind = max_len, loss
+        self.loss_kind = loss
 
     def forward(self, items: torch.Tensor, return_weights: bool = False):
         """items (B, L) left-padded shifted ids → hidden (B, L, d) [and a list of (B, H, L, L) weights]."""
-        L = items.shape[1]
-        # positions count back from the most recent item, so they do not depend on the padding
-        pos = torch.arange(self.max_len - L, self.max_len, device=items.device)
-        x = self.drop(self.item_emb(items) * math.sqrt(self.item_emb.embedding_dim) + self.pos_emb(pos))
+        x = self.embed(items)
         mask = attention_mask(items, causal=True)
         maps = []
         for block in self.blocks:
@@ -135,6 +125,9 @@ class SASRec(SequenceRecommender):
       numbers as padding everyone to ``max_len``, for less work);
     - dropout on the embeddings, the attention output and the feed-forward layer, not on the
       attention weights: without it PyTorch's fused attention kernel applies, about twice as fast;
+    - batches of 32 histories instead of 128: ml-100k has only 943 users, so 128 gives 8 optimiser
+      steps an epoch; 32 reaches the best validation epoch in fewer epochs (16 instead of 21),
+      each a little cheaper (smaller logit tensors);
     - weight decay is AdamW's decoupled decay (``reg``) instead of an L2 term on the embeddings;
     - early stopping on validation NDCG@10 (full ranking) instead of a fixed number of epochs.
 
@@ -152,6 +145,7 @@ class SASRec(SequenceRecommender):
     The defaults (dropout 0.2, lr 3e-3, one head) were chosen on ml-100k's validation part among
     dropout 0.2 / 0.3 / 0.5, lr 1e-3 / 3e-3 and one or two heads: the differences were within
     the noise of 943 validation users, and lr 3e-3 reaches the best epoch about twice as fast.
+    Batch size 32 was then chosen over 128 on validation NDCG@10 (0.107 against 0.098).
 
     Examples
     --------
@@ -160,7 +154,7 @@ class SASRec(SequenceRecommender):
     """
 
     def __init__(self, *, n_factors: int = 64, n_blocks: int = 2, n_heads: int = 1, max_len: int = 200,
-                 dropout: float = 0.2, loss: str = "ce", n_epochs: int = 200, batch_size: int = 128,
+                 dropout: float = 0.2, loss: str = "ce", n_epochs: int = 200, batch_size: int = 32,
                  lr: float = 3e-3, reg: float = 0.0, patience: int = 10, device: str = "auto", seed: int = 0,
                  progress: bool = False):
         self.n_factors, self.n_blocks, self.n_heads, self.max_len = n_factors, n_blocks, n_heads, max_len
