@@ -338,3 +338,9 @@ def test_fit_with_valid_builds_profiles_from_train_and_valid():
     assert with_valid.seen_[0, 3] == 1  # recommend excludes the validation item (id 13 is index 3)
     # the prior still counts training users only
     np.testing.assert_array_equal(with_valid.popularity_, ContentBased(**PLAIN).fit(train).popularity_)
+
+
+def test_nan_rating_in_valid_is_named_too():
+    with pytest.raises(ValueError, match="with valid, when given\\) has 1 NaN rating"):
+        valid = toy([(0, 13, 4.0, 3)])  # Interactions refuses NaN itself, so put it in afterwards
+        ContentBased(**PLAIN).fit(toy(RATINGS), valid.with_ratings(valid.ratings.assign(rating=np.nan)))

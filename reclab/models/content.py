@@ -290,8 +290,8 @@ class ContentBased(Recommender):
     def _weights(self, train: Interactions) -> sp.csr_matrix:
         r = train.ratings
         if r["rating"].isna().any():
-            raise ValueError(f"train has {int(r['rating'].isna().sum())} NaN rating(s); ContentBased weighs "
-                             "items by rating, so drop or impute them before fitting.")
+            raise ValueError(f"train (with valid, when given) has {int(r['rating'].isna().sum())} NaN rating(s); "
+                             "ContentBased weighs items by rating, so drop or impute them before fitting.")
         n_repeats = int(r.duplicated(["user", "item"]).sum())
         if n_repeats:
             warnings.warn(f"train has {n_repeats} row(s) that repeat a (user, item) pair; ContentBased keeps "
