@@ -305,7 +305,7 @@ def test_content_based_with_minilm_encoder(minilm, tmp_path):
 
 
 def test_notebook_02_exercises_accept_hand_answers(capsys):
-    import reclab.exercises_content  # noqa: F401  (registers the exercises)
+    import reclab.exercises.content  # noqa: F401  (registers the exercises)
     from reclab.exercises import check
 
     data = toy(RATINGS)

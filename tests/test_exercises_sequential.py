@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-import reclab.exercises_sequential  # noqa: F401  (registers the exercises)
+import reclab.exercises.sequential  # noqa: F401  (registers the exercises)
 from reclab.data import leave_last_out, make_synthetic
 from reclab.exercises import EXERCISES
 from reclab.models import GRU4Rec, SASRec

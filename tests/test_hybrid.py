@@ -160,7 +160,7 @@ def test_hybrid_beats_popularity_on_planted_clusters():
 
 
 def test_notebook_05_exercises_accept_hand_answers(data, capsys):
-    import reclab.exercises_hybrid  # noqa: F401  (registers the exercises)
+    import reclab.exercises.hybrid  # noqa: F401  (registers the exercises)
     from reclab.exercises import check
 
     table = np.arange(20.0).reshape(4, 5) ** 2
@@ -174,7 +174,7 @@ def test_notebook_05_exercises_accept_hand_answers(data, capsys):
 
 
 def test_weighted_top_exercise_is_the_plain_minmax_sum(data, capsys):
-    import reclab.exercises_hybrid  # noqa: F401  (registers the exercises)
+    import reclab.exercises.hybrid  # noqa: F401  (registers the exercises)
     from reclab.exercises import check
 
     rng = np.random.default_rng(0)

@@ -184,7 +184,7 @@ def test_bad_options_name_the_value(tiny, cls, kwargs, message):
 
 # ------------------------------------------------------------------ notebook 03's exercises
 def test_notebook_exercises_accept_independent_answers_and_flag_stubs(rated):
-    import reclab.exercises_neighbourhood  # noqa: F401  (registers the 03 exercises)
+    import reclab.exercises.neighbourhood  # noqa: F401  (registers the 03 exercises)
     from reclab.exercises import EXERCISES
 
     X = rated.to_csr("rating").toarray()

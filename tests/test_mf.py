@@ -292,7 +292,7 @@ def test_plot_item_embeddings(fitted, split):
 
 # ------------------------------------------------------------------------------ notebook 04 exercises
 def test_notebook_04_exercises_accept_hand_answers_and_flag_stubs(fitted, split, capsys):
-    import reclab.exercises_mf  # noqa: F401  (registers the exercises)
+    import reclab.exercises.mf  # noqa: F401  (registers the exercises)
     from reclab.exercises import check
 
     train, valid = split.train.ratings, split.valid.ratings

@@ -212,7 +212,7 @@ def test_bad_pretrained_is_refused(split, fitted):
 
 # ------------------------------------------------------------------------------ notebook 06's exercises
 def test_exercise_checkers_accept_right_reject_wrong_and_spot_stubs(split, fitted):
-    import reclab.exercises_ncf  # noqa: F401  (registers the exercises)
+    import reclab.exercises.ncf  # noqa: F401  (registers the exercises)
     from reclab.exercises import EXERCISES
 
     logits, labels = np.array([2.0, -1.0, 0.0]), np.array([1, 0, 0])

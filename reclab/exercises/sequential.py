@@ -11,9 +11,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import Interactions
-from .exercises import Exercise, register
-from .models.markov import transition_counts
+from ..data import Interactions
+from . import Exercise, register
+from ..models.markov import transition_counts
 
 
 # ------------------------------------------------------------------------------ 07 RNN recommenders

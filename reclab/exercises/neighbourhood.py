@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import Interactions
-from .exercises import Exercise, register
-from .models.knn import column_similarity
+from ..data import Interactions
+from . import Exercise, register
+from ..models.knn import column_similarity
 
 
 def _similarity(train: Interactions, a: int, b: int, kind: str, shrink: float = 0.0) -> float:
@@ -19,7 +19,7 @@ def _similarity(train: Interactions, a: int, b: int, kind: str, shrink: float = 
 
 
 def _top_by_item_knn(train: Interactions, user: int, k: int = 5) -> np.ndarray:
-    from .models import ItemKNN
+    from ..models import ItemKNN
 
     model = ItemKNN(similarity="cosine", k_neighbours=None, shrink=0.0).fit(train)
     return model.recommend(user, k=k)[0]

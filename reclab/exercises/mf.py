@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import Interactions
-from .exercises import Exercise, register
-from .metrics import rmse
+from ..data import Interactions
+from . import Exercise, register
+from ..metrics import rmse
 
 
 def _item_mean_rmse(train: Interactions, valid: Interactions) -> float:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import metrics
-from .data import Split, future_share
-from .evaluation import evaluate
-from .exercises import Exercise, check, register
+from .. import metrics
+from ..data import Split, future_share
+from ..evaluation import evaluate
+from . import Exercise, check, register
 
 __all__ = ["check"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import Interactions
-from .exercises import Exercise, register
-from .models.hybrid import add_feature_users, normalize_scores
+from ..data import Interactions
+from . import Exercise, register
+from ..models.hybrid import add_feature_users, normalize_scores
 
 
 def _zscore(model, user: int, item: int) -> float:

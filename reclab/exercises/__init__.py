@@ -13,7 +13,9 @@ a wrong answer never stops a notebook that is run top to bottom. The expected va
 by reclab from the same inputs the learner used, never hard-coded, so an exercise works on any
 dataset size.
 
-A notebook adds its exercises with `register`::
+The exercises of notebooks 00 are defined here; those of each later notebook live in a module of
+this package, e.g. `reclab.exercises.content` for notebook 02, imported by the notebook (importing
+registers them). A notebook adds its exercises with `register`::
 
     register(Exercise("03-n-neighbours", "How many ...?", solution=lambda data: ...))
 
@@ -37,8 +39,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from .data import Interactions
-from .plots import top_share
+from ..data import Interactions
+from ..plots import top_share
 
 STUB = "...  # YOUR CODE HERE"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -388,6 +390,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {make_student_copy(args.src, args.dst)}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import Interactions
-from .exercises import Exercise, register
-from .models.content import PLAIN, ContentBased, item_tokens, tfidf_features
+from ..data import Interactions
+from . import Exercise, register
+from ..models.content import PLAIN, ContentBased, item_tokens, tfidf_features
 
 
 def _idf(train: Interactions, token: str) -> float:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import Interactions
-from .exercises import Exercise, register
+from ..data import Interactions
+from . import Exercise, register
 
 
 def _negative_pool(train: Interactions, user: int) -> int:
