@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -159,10 +158,8 @@ class SequenceRecommender(Recommender):
         torch.manual_seed(self.seed)
         self.net_ = self._build_net()
         validate = None
+        known = self._history_with(train, valid)  # checks valid against train before any training
         if valid is not None:
-            if valid.n_items != train.n_items or valid.n_users != train.n_users:
-                raise ValueError(f"valid has {valid.n_users} users × {valid.n_items} items but train has "
-                                 f"{train.n_users} × {train.n_items}; pass parts of the same split.")
             if len(valid):
                 from ..train import validation_ndcg
 
@@ -177,10 +174,8 @@ class SequenceRecommender(Recommender):
             validate=validate, patience=self.patience if validate else None, device=self.device,
             seed=self.seed, progress=self.progress, name=type(self).__name__,
         )
-        if validate is not None:
-            both = train.with_ratings(pd.concat([train.ratings, valid.ratings], ignore_index=True))
-            self._set_history([s + 1 for s in both.sequences()])
-            self.seen_ = both.to_csr("binary")
+        if valid is not None:
+            self._set_history([s + 1 for s in known.sequences()])
 
     def _check_params(self) -> None:
         for name in ("n_factors", "max_len", "n_epochs", "batch_size"):

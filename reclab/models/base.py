@@ -58,6 +58,14 @@ class Recommender:
     # names of learned attributes saved by `save` (besides n_users_, n_items_ and seen_)
     _state: tuple[str, ...] = ()
 
+    def _history_with(self, train: Interactions, valid: Interactions | None) -> Interactions:
+        """What a history model scores from: train, plus valid when given (then ``seen_`` holds both)."""
+        if valid is None:
+            return train
+        known = train_then_valid(train, valid)
+        self.seen_ = known.to_csr("binary")  # recommend excludes the validation items too
+        return known
+
     # ------------------------------------------------------------------ public API
     def fit(self, train: Interactions, valid: Interactions | None = None) -> "Recommender":
         """Learn from ``train``; ``valid`` serves early stopping and history (module docstring). Returns self."""

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from ..data import Interactions, cache_folder
-from .base import Recommender, train_then_valid
+from .base import Recommender
 
 MINILM = "all-MiniLM-L6-v2"
 ENCODERS = ("tfidf", "minilm")
@@ -259,10 +259,7 @@ class ContentBased(Recommender):
         log_users = np.log1p(users_per_item)
         z = (log_users - log_users.mean()) / max(log_users.std(), 1e-12)
         self.popularity_ = np.where(users_per_item > 0, z, 0.0).astype(np.float32)  # unrated: average
-        if valid is not None:
-            train = train_then_valid(train, valid)
-            self.seen_ = train.to_csr("binary")
-        self.weights_ = self._weights(train)  # (n_users, n_items) CSR of w_uj
+        self.weights_ = self._weights(self._history_with(train, valid))  # (n_users, n_items) CSR of w_uj
         self.profiles_ = self._profile(self.weights_)  # (n_users, n_features)
 
     def _check_params(self) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.linalg
 
 from ..data import Interactions
-from .base import Recommender, train_then_valid
+from .base import Recommender
 
 
 class EASE(Recommender):
@@ -60,8 +60,7 @@ class EASE(Recommender):
         B = -P / np.diag(P)[None, :]  # column j divided by P_jj
         B[np.diag_indices_from(B)] = 0.0  # the constraint: no item explains itself
         self.B_ = B.astype(np.float32)  # (n_items, n_items)
-        if valid is not None:
-            self.seen_ = train_then_valid(train, valid).to_csr("binary")  # the rows B is applied to
+        self._history_with(train, valid)  # seen_: the rows B is applied to
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self.seen_[users] @ self.B_  # (n, n_items)

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from ..data import Interactions
 from ..metrics import top_k
-from .base import Recommender, train_then_valid
+from .base import Recommender
 
 SIMILARITIES = ("cosine", "jaccard", "pearson")
 FEEDBACK = ("binary", "rating")
@@ -210,8 +210,7 @@ class ItemKNN(Recommender):
 def _score_from_known(model: Recommender, train: Interactions, valid: Interactions | None) -> None:
     """Similarities come from train; after ``fit(train, valid)`` scores read train + valid (see `reclab.models.base`)."""
     if valid is not None:
-        known = train_then_valid(train, valid)
-        model.X_, model.seen_ = known.to_csr(model.feedback), known.to_csr("binary")
+        model.X_ = model._history_with(train, valid).to_csr(model.feedback)
 
 
 class UserKNN(Recommender):

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data import Interactions
-from .base import Recommender, train_then_valid
+from .base import Recommender
 
 
 def transition_counts(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:
@@ -92,9 +92,7 @@ class MarkovChain(Recommender):
         counts = train.item_counts().astype(np.float64)
         self.popularity_ = (counts / counts.sum()).astype(np.float32)  # (n_items,)
         if valid is not None:
-            known = train_then_valid(train, valid)
-            sequences = known.sequences()
-            self.seen_ = known.to_csr("binary")  # recommend excludes the validation item too
+            sequences = self._history_with(train, valid).sequences()
         self.last_item_ = np.array([s[-1] if len(s) else -1 for s in sequences], dtype=np.int64)  # (n_users,)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
