@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..data import Interactions
-from ..train import OPTIMIZERS, History, fit_net, validation_ndcg
+from ..train import fit_net, validation_ndcg
 from ._sampling import sample_negatives
 from .base import Recommender
 
@@ -45,8 +45,6 @@ def _check_training(model) -> None:
     for name in ("lr", "batch_size"):
         if hasattr(model, name):
             _check(name, getattr(model, name), 0, True, integer=name == "batch_size")
-    if hasattr(model, "optimizer") and model.optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer={model.optimizer!r} is not supported; use one of {sorted(OPTIMIZERS)}.")
     patience = getattr(model, "patience", None)
     if patience is not None:
         _check("patience", patience, 0, True, integer=True)
