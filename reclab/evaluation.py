@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from . import metrics as M
 from .data import Interactions, Split
+from .stats import bootstrap_ci, paired_test
 
 RANKING = {
     "HR": M.hit_rate_at_k,
@@ -29,6 +30,7 @@ RANKING = {
 }
 BEYOND = ("Coverage", "Novelty", "Gini", "Diversity")
 DEFAULT = ("HR", "NDCG", "MRR", "Precision", "Recall", "MAP", "Coverage")
+COLUMNS = ["model", "part", "protocol", "metric", "k", "value", "lo", "hi", "n_users"]
 
 
 def evaluate(
@@ -44,6 +46,8 @@ def evaluate(
     seed: int = 0,
     batch_size: int = 1024,
     name: str | None = None,
+    ci: float | None = 0.95,
+    n_boot: int = 1000,
 ) -> pd.DataFrame:
     """Evaluate a fitted recommender on ``split.valid`` or ``split.test``.
 
@@ -59,10 +63,16 @@ def evaluate(
     sampler : "uniform" or "popularity" (negatives drawn in proportion to training counts).
     exclude_seen : mask the user's history (the default; turn off for repeat consumption).
     batch_size : users scored at once; memory is about batch_size × n_items × 4 bytes × 3.
+    ci : confidence level of the interval ``[lo, hi]`` given for every value: a percentile
+        bootstrap over the evaluated users (`reclab.stats.bootstrap_ci`, ``n_boot`` replicates,
+        seeded by ``seed``) of every metric that is a mean over users. Coverage and Gini describe
+        the lists as a whole; a resample repeats users and so covers fewer items, which biases
+        their bootstrap, so they get no interval (NaN). None leaves every ``lo`` and ``hi`` NaN.
 
     Returns
     -------
-    A tidy DataFrame, one row per (metric, k): model, part, protocol, metric, k, value, n_users.
+    A tidy DataFrame, one row per (metric, k): model, part, protocol, metric, k, value, lo, hi,
+    n_users.
     ``n_users`` counts the users evaluated: those with at least one held-out item that is not in
     their masked history. Relevant items that are masked cannot be recommended and are left out
     of the relevant set (none in MovieLens, which has no repeated ratings).
@@ -70,6 +80,19 @@ def evaluate(
     Examples
     --------
     >>> evaluate(Popularity().fit(split.train), split, k=10)    # doctest: +SKIP
+    """
+    rows, _ = _evaluate(model, split, k, part=part, metrics=metrics, sampled=sampled, sampler=sampler,
+                        exclude_seen=exclude_seen, seed=seed, batch_size=batch_size, name=name, ci=ci,
+                        n_boot=n_boot)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _evaluate(model, split, k, *, part, metrics, sampled, sampler, exclude_seen, seed, batch_size, name,
+              ci, n_boot):
+    """`evaluate`'s work: the table rows and the per-user values behind them.
+
+    The per-user values, ``{(metric, k): (n_users,) array}`` aligned on the evaluated users (NaN
+    where a metric is undefined for a user), are what `compare` pairs across models.
     """
     if part not in ("valid", "test"):
         raise ValueError(f"part={part!r} is not supported; use 'valid' or 'test'.")
@@ -125,30 +148,34 @@ def evaluate(
 
     protocol = "full" if sampled is None else f"sampled ({sampled} {sampler} negatives)"
     label = name or type(model).__name__
-    rows = []
+    rows, out = [], {}
 
-    def add(metric, kk, value, n):
+    def add(metric, kk, value, n, lo=np.nan, hi=np.nan):
         rows.append({"model": label, "part": part, "protocol": protocol, "metric": metric, "k": kk,
-                     "value": float(value), "n_users": int(n)})
+                     "value": float(value), "lo": float(lo), "hi": float(hi), "n_users": int(n)})
+
+    def add_mean(metric, kk, values):
+        out[(metric, kk)] = values
+        lo, hi = bootstrap_ci(values, ci=ci, n_boot=n_boot, seed=seed) if ci is not None else (np.nan, np.nan)
+        add(metric, kk, np.nanmean(values), np.isfinite(values).sum(), lo, hi)
 
     for (m, kk), values in per_user.items():
-        values = np.concatenate(values)
-        add(m, kk, np.nanmean(values), np.isfinite(values).sum())
+        add_mean(m, kk, np.concatenate(values))
     if auc_values:
-        values = np.concatenate(auc_values)
-        add("AUC", None, np.nanmean(values), np.isfinite(values).sum())
+        add_mean("AUC", None, np.concatenate(auc_values))
     topk = np.concatenate(lists)
-    counts = split.train.item_counts()
+    # novelty's self-information counts the *users* who had each item, not its ratings
+    users_per_item = np.asarray(train_binary.sum(axis=0)).ravel()
     for kk in ks:
         if "Coverage" in metrics:
             add("Coverage", kk, M.coverage(topk, n_items, kk), len(users))
         if "Gini" in metrics:
             add("Gini", kk, M.gini(topk, n_items, kk), len(users))
         if "Novelty" in metrics:
-            add("Novelty", kk, np.nanmean(M.novelty(topk, counts, split.train.n_users, kk)), len(users))
+            add_mean("Novelty", kk, M.novelty(topk, users_per_item, split.train.n_users, kk))
         if "Diversity" in metrics:
-            add("Diversity", kk, np.nanmean(M.diversity(topk, genre_matrix(split.train), kk)), len(users))
-    return pd.DataFrame(rows)
+            add_mean("Diversity", kk, M.diversity(topk, genre_matrix(split.train), kk))
+    return rows, out
 
 
 def _candidates(rel: sp.csr_matrix, masked: np.ndarray, n: int, sampler: str, popularity: np.ndarray, rng):
@@ -184,18 +211,104 @@ def genre_matrix(data: Interactions) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(genres), len(names)))
 
 
-def compare(models: Mapping[str, object], split: Split, k: int | Sequence[int] = 10, **kwargs) -> pd.DataFrame:
-    """`evaluate` several fitted models with the same settings; one tidy table."""
-    return pd.concat([evaluate(m, split, k, name=name, **kwargs) for name, m in models.items()], ignore_index=True)
+def compare(
+    models: Mapping[str, object],
+    split: Split,
+    k: int | Sequence[int] = 10,
+    *,
+    baseline: str | None = None,
+    n_perm: int = 10_000,
+    **kwargs,
+) -> pd.DataFrame:
+    """`evaluate` several fitted models with the same settings; one tidy table.
+
+    Parameters
+    ----------
+    models : {name: fitted model}.
+    split, k, **kwargs : as for `evaluate` (``part``, ``metrics``, ``ci``, ``seed``, ...).
+    baseline : the name of one of ``models``. Each other model is then compared with it user by
+        user (`reclab.stats.paired_test`): columns ``diff`` (value minus the baseline's), ``diff_lo``
+        and ``diff_hi`` (paired bootstrap interval of the difference) and ``p_value`` (two-sided
+        sign-flip permutation test, ``n_perm`` flips). Coverage and Gini describe the lists as a
+        whole, not users: they get ``diff`` only. The baseline's own rows have diff 0.
+
+    Examples
+    --------
+    >>> table = compare({"EASE": ease, "SASRec": sasrec}, split, baseline="EASE")   # doctest: +SKIP
+    >>> leaderboard(table, intervals=True)                                          # doctest: +SKIP
+    """
+    if baseline is not None and baseline not in models:
+        raise ValueError(f"baseline={baseline!r} is not one of the models {list(models)}; name one of them.")
+    if not models:
+        raise ValueError("models is empty; pass {name: fitted model, ...}.")
+    ks = kwargs.pop("k", k)
+    options = {"part": "test", "metrics": DEFAULT, "sampled": None, "sampler": "uniform", "exclude_seen": True,
+               "seed": 0, "batch_size": 1024, "ci": 0.95, "n_boot": 1000}
+    unknown = set(kwargs) - set(options)
+    if unknown:
+        raise TypeError(f"compare() got unexpected keyword argument(s) {sorted(unknown)}; "
+                        f"it takes evaluate's options {sorted(options)}.")
+    options.update(kwargs)
+    tables, per_user = [], {}
+    for name, model in models.items():
+        rows, values = _evaluate(model, split, ks, name=name, **options)
+        tables.append(pd.DataFrame(rows, columns=COLUMNS))
+        per_user[name] = values
+    table = pd.concat(tables, ignore_index=True)
+    if baseline is None:
+        return table
+    base = {(m, None if pd.isna(kk) else int(kk)): v
+            for m, kk, v in table.loc[table["model"] == baseline, ["metric", "k", "value"]].itertuples(index=False)}
+    extra = {"diff": [], "diff_lo": [], "diff_hi": [], "p_value": []}
+    for row in table.itertuples(index=False):
+        key = (row.metric, None if pd.isna(row.k) else int(row.k))
+        ref = per_user[baseline].get(key)
+        if row.model == baseline:
+            result = {"diff": 0.0, "lo": np.nan, "hi": np.nan, "p_value": np.nan}
+        elif ref is None:  # a statistic of whole lists (coverage, Gini): no pairing over users
+            result = {"diff": row.value - base[key], "lo": np.nan, "hi": np.nan, "p_value": np.nan}
+        else:
+            result = paired_test(per_user[row.model][key], ref, ci=options["ci"] or 0.95,
+                                 n_boot=options["n_boot"], n_perm=n_perm, seed=options["seed"])
+        for column, value in zip(extra, ("diff", "lo", "hi", "p_value")):
+            extra[column].append(result[value])
+    return table.assign(**extra)
 
 
-def leaderboard(results: pd.DataFrame, k: int | None = 10, sort_by: str | None = "NDCG") -> pd.DataFrame:
-    """Wide view of a tidy results table: one row per model, one column per ``metric@k``."""
+def leaderboard(
+    results: pd.DataFrame,
+    k: int | None = 10,
+    sort_by: str | None = "NDCG",
+    *,
+    intervals: bool = False,
+) -> pd.DataFrame:
+    """Wide view of a tidy results table: one row per model, one column per ``metric@k``.
+
+    With ``intervals=True`` each ``metric@k`` column is followed by its interval bounds
+    (``metric@k lo``, ``metric@k hi``) and, for a table from ``compare(..., baseline=...)``, by the
+    paired p-value against the baseline (``metric@k p``).
+    """
     table = results.copy()
     table["column"] = [m if pd.isna(kk) else f"{m}@{int(kk)}" for m, kk in zip(table["metric"], table["k"])]
     if k is not None:
         table = table[table["k"].isna() | (table["k"] == k)]
     wide = table.pivot_table(index="model", columns="column", values="value", sort=False)
+    if intervals:
+        if "lo" not in table:
+            raise ValueError("results has no interval columns (lo, hi); make it with evaluate/compare and ci=0.95.")
+        parts = {"lo": "lo", "hi": "hi"}
+        if "p_value" in table and table["p_value"].notna().any():
+            parts["p_value"] = "p"
+        pieces = {suffix: table.pivot_table(index="model", columns="column", values=column, sort=False,
+                                            dropna=False).reindex(index=wide.index, columns=wide.columns)
+                  for column, suffix in parts.items()}
+        columns = {}
+        for c in wide.columns:
+            columns[c] = wide[c]
+            for suffix, piece in pieces.items():
+                if piece[c].notna().any():
+                    columns[f"{c} {suffix}"] = piece[c]
+        wide = pd.DataFrame(columns, index=wide.index)
     key = f"{sort_by}@{k}" if sort_by and k is not None else sort_by
     if key in wide:
         wide = wide.sort_values(key, ascending=False)

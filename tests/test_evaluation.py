@@ -72,7 +72,7 @@ def test_temporal_split_with_cold_and_multi_item_users():
 def test_tidy_table_and_leaderboard(split):
     models = {"pop": Popularity().fit(split.train), "rand": Random().fit(split.train)}
     results = compare(models, split, k=(5, 10), metrics=("HR", "NDCG", "AUC", "Coverage", "Gini", "Novelty", "Diversity"))
-    assert list(results.columns) == ["model", "part", "protocol", "metric", "k", "value", "n_users"]
+    assert list(results.columns) == ["model", "part", "protocol", "metric", "k", "value", "lo", "hi", "n_users"]
     assert len(results) == 2 * (1 + 6 * 2)
     board = leaderboard(results, k=10)
     assert list(board.index) == ["pop", "rand"] or list(board.index) == ["rand", "pop"]
