@@ -30,14 +30,14 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile tests notebooks \
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder tests notebooks \
 		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) tests
 
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile notebooks \
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder notebooks \
 		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg
 
 clean:
