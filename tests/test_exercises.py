@@ -303,3 +303,15 @@ def test_floats_in_a_list_are_shown_to_six_significant_digits():
     assert exercises._show(np.array([0.12345678912, 2.0, 1e-9 / 3])) == "ndarray [0.123457, 2.0, 3.33333e-10]"
     assert exercises._show([1, 2]) == "list [1, 2]"
     assert exercises._show(1 / 3) == "0.333333"
+
+
+def test_checkers_and_statistics_import_no_plotting_library():
+    """Checking an answer computes numbers; it must not pull in matplotlib (or seaborn)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, reclab.exercises, reclab.exercises.evaluation, reclab.exercises.hybrid, "
+            "reclab.data.statistics, reclab.evaluation; "
+            "print(sorted(m for m in ('matplotlib', 'seaborn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

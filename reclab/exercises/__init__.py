@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import Interactions
-from ..plots import top_share
+from ..data.statistics import top_share
 
 STUB = "...  # YOUR CODE HERE"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
