@@ -68,10 +68,24 @@ def test_conda_environment_matches_the_pins():
     assert read_conda_pip(env) == PINS
 
 
-def test_pyproject_reads_its_dependencies_from_the_pins():
-    text = (ROOT / "pyproject.toml").read_text()
-    assert 'dynamic = ["dependencies"]' in text
-    assert 'dependencies = { file = ["requirements.txt"] }' in text
+def test_pyproject_ranges_admit_the_pins_and_cover_every_one():
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert set(extras) == {"lm", "lab", "test"}
+    declared = {}
+    for line in project["dependencies"] + [r for group in extras.values() for r in group]:
+        req = Requirement(line)
+        assert str(req.specifier), f"pyproject.toml: {line!r} has no version range"
+        declared[req.name.lower()] = req.specifier
+    assert set(declared) == set(PINS), f"in pyproject only: {set(declared) - set(PINS)}, lock only: {set(PINS) - set(declared)}"
+    for name, spec in declared.items():
+        assert spec.contains(PINS[name]), f"pyproject.toml: {name}{spec} does not admit the pinned {PINS[name]}"
+    torch = next(r for r in project["dependencies"] if r.startswith("torch"))
+    assert Requirement(torch).specifier.contains("2.13.0") and not Requirement(torch).specifier.contains("2.14.0")
 
 
 def test_data_carrier_is_pinned_and_installed_without_dependencies():
