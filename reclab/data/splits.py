@@ -164,7 +164,12 @@ def temporal_split(
         )
     valid_start, test_start = _plain(valid_start), _plain(test_start)
     if valid_start > test_start:
-        raise ValueError(f"valid_start={valid_start} is after test_start={test_start}; validation must come first.")
+        if given_valid:
+            raise ValueError(f"valid_start={valid_start} is after test_start={test_start}; validation must come first.")
+        raise ValueError(
+            f"valid_start={valid_start} (chosen from valid_frac={_plain(valid_frac)}, test_frac={_plain(test_frac)}) "
+            f"is after test_start={test_start}; pass valid_start too (before test_start), or valid_frac=0."
+        )
     if valid_start <= first:
         if first == last:
             raise ValueError(
