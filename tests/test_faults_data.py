@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reclab.data import Interactions, leave_last_out, random_split, temporal_split
+from reclab.data import Interactions, leave_last_out, make_synthetic, random_split, temporal_split
 
 
 def frame(users, items=None, ratings=None, timestamps=None) -> pd.DataFrame:
@@ -143,6 +143,11 @@ def test_side_table_ids_are_matched_after_the_same_cleaning():
     assert d.item_ids.tolist() == [1, 2, 3] and d.items["title"].tolist() == ["A", "B", "C"]
     with pytest.raises(ValueError, match=r"items lists item_id=1 more than once"):
         Interactions.from_frames(frame([7], items=[1]), pd.DataFrame({"item_id": [1, 1.0]}))
+
+
+def test_empty_items_table_names_the_missing_items():
+    with pytest.raises(ValueError, match=r"1 item_id value\(s\) in ratings are missing from items \(first: 2\)"):
+        Interactions.from_frames(frame([1], items=[2]), pd.DataFrame({"item_id": []}))
 
 
 # ---------------------------------------------------------------- from_frames: timestamps
@@ -375,3 +380,15 @@ def test_splitting_no_ratings_is_refused(split):
     empty = timed([1, 2]).with_ratings(timed([1, 2]).ratings.iloc[:0])
     with pytest.raises(ValueError, match="has no ratings to split"):
         split(empty)
+
+
+# ---------------------------------------------------------------- make_synthetic
+def test_make_synthetic_sizes_are_checked_and_numpy_integers_accepted():
+    d = make_synthetic(n_users=np.int64(5), n_items=np.int32(12), n_clusters=2, seed=np.int64(1))
+    assert (d.n_users, d.n_items) == (5, 12)
+    with pytest.raises(ValueError, match=r"n_users=0 must be at least 1"):
+        make_synthetic(n_users=0)
+    with pytest.raises(ValueError, match=r"n_clusters=0 must be at least 1"):
+        make_synthetic(n_clusters=0)
+    with pytest.raises(TypeError, match=r"n_items=2\.5 must be an integer"):
+        make_synthetic(n_items=2.5)

@@ -287,7 +287,7 @@ def _clean_ids(values: pd.Series, where: str, column: str) -> np.ndarray:
         values = values.astype(values.cat.categories.dtype)
     _missing(values, where, column, "An id must name one user or item: drop those rows or fill them.")
     kind = pd.api.types.infer_dtype(values, skipna=False)
-    if kind == "string":
+    if kind in ("string", "empty"):  # "empty": a side table without rows; its ids are checked later
         return values.to_numpy(dtype=object)
     if kind in ("integer", "floating", "mixed-integer-float", "decimal") and values.dtype != bool:
         return _whole(values, where, column,
