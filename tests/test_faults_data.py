@@ -392,3 +392,9 @@ def test_make_synthetic_sizes_are_checked_and_numpy_integers_accepted():
         make_synthetic(n_clusters=0)
     with pytest.raises(TypeError, match=r"n_items=2\.5 must be an integer"):
         make_synthetic(n_items=2.5)
+
+
+def test_temporal_split_valid_start_after_the_data_without_test_warns():
+    with pytest.warns(UserWarning, match=r"valid_start=31 gives an empty valid part"):
+        split = temporal_split(timed([10, 20, 30]), test_frac=0, valid_start=31)
+    assert (len(split.train), len(split.valid), len(split.test)) == (3, 0, 0)

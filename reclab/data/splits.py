@@ -132,8 +132,8 @@ def temporal_split(
     - an explicit ``test_start`` after the last rating (an empty test part) is a `ValueError`;
       for no test part pass ``test_frac=0`` instead;
     - an empty valid part is fine when asked for (``valid_frac=0``, or ``valid_start ==
-      test_start``) and a `UserWarning` otherwise (ties swallowed ``valid_frac``, or no rating
-      lies in ``[valid_start, test_start)``);
+      test_start`` both given) and a `UserWarning` otherwise (ties swallowed ``valid_frac``, or
+      no rating lies in ``[valid_start, test_start)``);
     - a NaN or infinite cut is a `ValueError`, a cut that is not a number a `TypeError`.
 
     Examples
@@ -192,7 +192,8 @@ def temporal_split(
         )
     t = data.ratings["timestamp"].to_numpy()
     label = np.where(t >= test_start, 2, np.where(t >= valid_start, 1, 0)).astype(np.int8)
-    wanted_valid = valid_start < test_start if given_valid else valid_frac > 0
+    # asking for no valid part: valid_frac=0, or equal explicit cuts; anything else expects ratings
+    wanted_valid = (valid_start < test_start if given_test else True) if given_valid else valid_frac > 0
     if wanted_valid and not (label == 1).any():
         asked = f"valid_start={valid_start}" if given_valid else f"valid_frac={_plain(valid_frac)}"
         warnings.warn(
