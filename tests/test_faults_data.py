@@ -290,7 +290,8 @@ def test_temporal_split_fraction_on_the_first_timestamp_is_refused():
 
 def test_temporal_split_valid_start_chosen_after_a_given_test_start_says_so():
     # times 0..9: valid_frac + test_frac = 20% starts at index floor(10 · 0.8) = 8, i.e. t=8
-    with pytest.raises(ValueError, match=r"valid_start=8 \(chosen from valid_frac=0\.1.*\) is after test_start=3; pass valid_start"):
+    message = r"valid_start=8 \(chosen from valid_frac=0\.1.*\) is after test_start=3; pass valid_start"
+    with pytest.raises(ValueError, match=message):
         temporal_split(timed(list(range(10))), test_start=3)
 
 
