@@ -14,6 +14,8 @@ index) and ``users["cluster"]``.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
@@ -41,6 +43,8 @@ def make_synthetic(
     noise : probability that an interaction is a uniformly random item (any cluster).
     seed : random seed; the same seed gives the same data.
 
+    Sizes and ``seed`` are integers (numpy integers too); sizes are at least 1.
+
     Ratings are 5 for in-cluster items and 1–2 for noise, so explicit models see the clusters too.
     A user may meet an item more than once (a chain cycles); repeats are real interactions.
 
@@ -50,6 +54,11 @@ def make_synthetic(
     >>> data.n_users, data.n_items
     (50, 40)
     """
+    for name, value in (("n_users", n_users), ("n_items", n_items), ("n_clusters", n_clusters), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name}={value!r} must be an integer (Python or numpy), e.g. {name}=10.")
+        if value < (0 if name == "seed" else 1):
+            raise ValueError(f"{name}={int(value)} must be at least {0 if name == 'seed' else 1}.")
     if n_items < 2 * n_clusters:
         raise ValueError(f"n_items={n_items} is too small for n_clusters={n_clusters}; use n_items >= {2 * n_clusters}.")
     if not (1 <= length[0] <= length[1]):
