@@ -227,6 +227,8 @@ class ContentBased(Recommender):
     """
 
     _state = ("item_features_", "features_", "weights_", "profiles_", "titles_", "popularity_")
+    _shapes = {"item_features_": ("I", "D"), "features_": ("D",), "weights_": ("U", "I"), "profiles_": ("U", "D"),
+               "titles_": ("I",), "popularity_": ("I",)}
 
     def __init__(self, *, encoder: str = "tfidf", interest: float = 3.0, half_life: float | None = 3.0,
                  year_weight: float = 0.5, prior: float = 0.3, cache_dir: str | None = None,

@@ -77,6 +77,7 @@ class MarkovChain(Recommender):
     """
 
     _state = ("transitions_", "popularity_", "last_item_")
+    _shapes = {"transitions_": ("I", "I"), "popularity_": ("I",), "last_item_": ("U",)}
 
     def __init__(self, *, smoothing: float = 0.0, backoff: float = 1.0):
         self.smoothing = smoothing
@@ -85,7 +86,7 @@ class MarkovChain(Recommender):
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         for name in ("smoothing", "backoff"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < np.inf:
+            if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) or not 0 <= value < np.inf:
                 raise ValueError(f"{name}={value!r} must be a finite number >= 0, e.g. 0.0 or 1.0.")
         sequences = train.sequences()
         self.transitions_ = transition_counts(sequences, self.n_items_)
