@@ -258,6 +258,13 @@ class SequenceRecommender(Recommender):
     def _item_vectors(self) -> np.ndarray:
         return self.net_.item_emb.weight[1: self.n_items_ + 1].detach().float().cpu().numpy()
 
+    def _check_shapes(self, path, redo: str) -> None:
+        super()._check_shapes(path, redo)
+        off = self.history_offsets_
+        if off[0] != 0 or off[-1] != len(self.history_items_) or (np.diff(off) < 0).any():
+            raise ValueError(f"{path}: history_offsets_ (from {off[0]} to {off[-1]}) do not index the "
+                             f"{len(self.history_items_)} history_items_; the file is damaged; {redo}.")
+
     def _restore_modules(self, modules: dict[str, dict[str, np.ndarray]]) -> None:
         self.net_ = self._build_net()
         self.net_.load_state_dict({k: torch.from_numpy(v) for k, v in modules["net_"].items()})

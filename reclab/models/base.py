@@ -60,10 +60,16 @@ def check_same_data(train: Interactions, valid: Interactions, name: str = "valid
         mine, theirs = getattr(train, f"{what}_ids"), getattr(valid, f"{what}_ids")
         if mine is not theirs and not np.array_equal(np.asarray(mine), np.asarray(theirs)):
             first = int(np.flatnonzero(np.asarray(mine) != np.asarray(theirs))[0])
+            raw = [_plain(ids[first]) for ids in (theirs, mine)]
             raise ValueError(
-                f"{name} and train index different {what}s: {what} index {first} is {what}_id {theirs[first]!r} in "
-                f"{name} but {mine[first]!r} in train; pass parts of the same split (split.train, split.{name})."
+                f"{name} and train index different {what}s: {what} index {first} is {what}_id {raw[0]!r} in "
+                f"{name} but {raw[1]!r} in train; pass parts of the same split (split.train, split.{name})."
             )
+
+
+def _plain(value):
+    """np.int64(7) → 7, so a message shows the id as the user wrote it."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def train_then_valid(train: Interactions, valid: Interactions) -> Interactions:

@@ -101,8 +101,10 @@ class MarkovChain(Recommender):
         known = last >= 0
         rows = self.transitions_[np.where(known, last, 0)].toarray()  # (B, n_items)
         rows[~known] = 0.0  # no last item: only the popularity prior is left
-        numerator = rows + self.smoothing + self.backoff * self.popularity_[None, :]
-        denominator = rows.sum(axis=1, keepdims=True) + self.smoothing * self.n_items_ + self.backoff
+        # float(): a numpy scalar (np.int64(1)) would promote the float32 rows to float64; a Python number does not
+        smoothing, backoff = float(self.smoothing), float(self.backoff)
+        numerator = rows + smoothing + backoff * self.popularity_[None, :]
+        denominator = rows.sum(axis=1, keepdims=True) + smoothing * self.n_items_ + backoff
         # a row with no counts and no pseudo-counts has no evidence at all: score it by popularity
         empty = denominator[:, 0] == 0
         numerator[empty], denominator[empty] = self.popularity_, 1.0
