@@ -7,10 +7,24 @@ nobody should write twice: the device, the optimiser (AdamW, Adam or SGD), gradi
 stopping on a validation metric with the best weights restored, a checkpoint written every epoch
 that a later call can resume from, a NaN guard, and a progress bar.
 
-Repeatability: on the CPU, the same net initialisation, the same ``seed`` and the same batches give
-bit-identical weights, and a run resumed from its checkpoint ends exactly where an uninterrupted
-run ends (the checkpoint holds the torch random state; each epoch's numpy generator is derived from
-``(seed, epoch)``).
+Repeatability, exactly: on the CPU, with the same number of torch threads, the same net
+initialisation, ``seed`` and batches give bit-identical weights, and a run resumed from its
+checkpoint ends exactly where an uninterrupted run ends (the checkpoint holds the torch random
+state; each epoch's numpy generator is derived from ``(seed, epoch)``). This needs a net whose
+backward pass is deterministic: a net that gathers rows with advanced indexing (``table[index]``
+with repeated indices) gets gradients summed in a thread-dependent order once torch uses 2 or more
+threads; gather with ``table.index_select(0, index)`` or ``nn.Embedding`` instead, as reclab's nets
+do. FunkSVD and BPR then give the same bits on 1 thread and on 2; GMF, MLP and NeuMF the same bits
+run after run on one thread count (a matrix product may split its sums differently on another).
+For SASRec and BERT4Rec with 2 or more threads the last bits may still differ from run to run
+(about 1e-6 after 3 epochs): call ``torch.set_num_threads(1)`` when bits matter. On a GPU only
+closeness is promised (CUDA adds gradients with atomics).
+
+Resuming refuses a checkpoint that does not continue this run: written with another optimiser,
+``lr``, ``weight_decay``, ``clip``, ``seed`` or ``patience``, already past ``n_epochs``, of another
+net (keys or shapes), or not a checkpoint at all (truncated, another kind of file). The error names
+the file and the fix: pass the settings it was written with, or pass a new checkpoint path to start
+a new run (fit_net never deletes the file).
 """
 from __future__ import annotations
 
@@ -18,6 +32,7 @@ import copy
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -120,8 +135,11 @@ def fit_net(
     device : "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
     amp : on CUDA, run the forward pass under bf16 autocast (ignored on CPU and MPS).
     checkpoint : a file rewritten (atomically) after every epoch with the weights, the optimizer,
-        the random state, the history and the best weights so far.
-    resume : continue from ``checkpoint`` when the file exists (start afresh when it does not).
+        the random state, the history, the best weights so far and the settings above.
+    resume : continue from ``checkpoint`` when the file exists (start afresh when it does not). The
+        file must continue this very run: same net (keys and shapes), optimizer, lr, weight_decay,
+        clip, seed and patience, and at most ``n_epochs`` epochs done; otherwise a ValueError
+        names the file, the setting, both values and the fix.
     seed : seeds torch's random generator (dropout, sampling inside ``loss``) and the per-epoch rng.
     progress : show a tqdm bar over epochs with the loss and validation metric.
     name : a label for the progress bar, the errors and the plot.
@@ -130,6 +148,8 @@ def fit_net(
     ------
     FloatingPointError
         When a batch gives a NaN or infinite loss; the message names the epoch and the batch.
+    ValueError
+        When ``resume`` meets a checkpoint that is unreadable or does not continue this run.
 
     Examples
     --------
@@ -159,8 +179,11 @@ def fit_net(
     bad_epochs, stopped, start = 0, False, 1
     torch.manual_seed(seed)
 
+    settings = {"optimizer": optimizer, "lr": float(lr), "weight_decay": float(weight_decay),
+                "clip": None if clip is None else float(clip), "seed": int(seed),
+                "patience": None if patience is None else int(patience)}
     if resume and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        state = _load_checkpoint(checkpoint, net, settings, n_epochs)
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
@@ -211,7 +234,7 @@ def fit_net(
         if progress:
             bar.set_postfix(loss=f"{total / count:.4f}", valid=f"{metric:.4f}")
         if checkpoint is not None:
-            _save(checkpoint, net, opt, dev, rows, best, bad_epochs, stopped, epoch)
+            _save(checkpoint, net, opt, dev, rows, best, bad_epochs, stopped, epoch, settings)
         if stopped:
             break
 
@@ -226,7 +249,7 @@ def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
-def _save(path, net, optimizer, dev, rows, best, bad_epochs, stopped, epoch) -> None:
+def _save(path, net, optimizer, dev, rows, best, bad_epochs, stopped, epoch, settings) -> None:
     """Write the checkpoint to a temporary file, then rename: a crash never leaves half a file."""
     state = {
         "epoch": epoch,
@@ -240,11 +263,61 @@ def _save(path, net, optimizer, dev, rows, best, bad_epochs, stopped, epoch) -> 
         "best_net": best["state"],
         "bad_epochs": bad_epochs,
         "stopped": stopped,
+        "settings": settings,
     }
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+_KEYS = ("epoch", "net", "optimizer", "torch_rng", "cuda_rng", "history", "best_epoch", "best_value",
+         "best_net", "bad_epochs", "stopped")
+
+
+def _load_checkpoint(path, net: torch.nn.Module, settings: dict, n_epochs: int) -> dict:
+    """The checkpoint at ``path``, after checking that it continues this run (see the module docstring)."""
+    fresh = "pass a new checkpoint path to start a new run"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated zip, random bytes, a pickle weights_only refuses, a folder, ...
+        first = (str(error).strip().splitlines() or [""])[0][:200]
+        raise ValueError(f"checkpoint {path} cannot be read as a fit_net checkpoint ({type(error).__name__}: "
+                         f"{first}); it is truncated or another kind of file: {fresh}, or delete it.") from error
+    missing = [key for key in _KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise ValueError(f"{path} is a torch file but not a fit_net checkpoint (it lacks {missing}); {fresh}.")
+    saved = state.get("settings")
+    if saved is None:
+        warnings.warn(f"checkpoint {path} was written by an older reclab and does not record its settings; "
+                      f"resuming without checking that optimizer, lr, weight_decay, clip, seed and patience "
+                      f"match {settings}.", stacklevel=3)
+    else:
+        for name, value in settings.items():
+            if saved.get(name) != value:
+                raise ValueError(
+                    f"checkpoint {path} was written with {name}={saved.get(name)!r}, but this call has "
+                    f"{name}={value!r}; resuming would silently continue with the checkpoint's state. Pass "
+                    f"{name}={saved.get(name)!r} to continue that run, or {fresh}."
+                )
+    if state["epoch"] > n_epochs:
+        raise ValueError(f"checkpoint {path} has already trained {state['epoch']} epochs, but n_epochs={n_epochs}; "
+                         f"n_epochs counts all epochs, those of the checkpoint included: pass "
+                         f"n_epochs>={state['epoch']}, or {fresh}.")
+    mine = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    for part in ("net", "best_net"):
+        if part == "best_net" and state[part] is None:
+            continue
+        theirs = {k: tuple(v.shape) for k, v in state[part].items()} if isinstance(state[part], dict) else {}
+        if theirs != mine:
+            differ = sorted(set(mine) ^ set(theirs)) or [k for k in mine if mine[k] != theirs[k]]
+            key = differ[0]
+            raise ValueError(
+                f"checkpoint {path} holds another net: {key} is {theirs.get(key, 'missing')} there and "
+                f"{mine.get(key, 'missing')} here ({len(differ)} tensor(s) differ); it was written for another "
+                f"model or other sizes: {fresh}."
+            )
+    return state
 
 
 def _progress(epochs: range, show: bool, label: str):

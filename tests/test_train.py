@@ -219,3 +219,144 @@ def test_validate_runs_in_eval_mode_without_gradients():
     seen = []
     train(n_epochs=2, validate=lambda net: seen.append((net.training, torch.is_grad_enabled())) or 0.0)
     assert seen == [(False, False), (False, False)]
+
+
+# ------------------------------------------------------------------------------ checkpoints under bad input
+def _checkpoint(tmp_path, epochs=2, **kwargs):
+    ckpt = tmp_path / "run.pt"
+    train(n_epochs=epochs, checkpoint=ckpt, **kwargs)
+    return ckpt
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(lr=1e-2), r"lr=0\.001, but this call has lr=0\.01.*Pass lr=0\.001 to continue"),
+    (dict(optimizer="sgd"), r"optimizer='adamw', but this call has optimizer='sgd'"),
+    (dict(weight_decay=0.1), r"weight_decay=0\.0, but this call has weight_decay=0\.1"),
+    (dict(seed=np.int64(3)), r"seed=0, but this call has seed=3"),
+    (dict(clip=None), r"clip=1\.0, but this call has clip=None"),
+])
+def test_resume_with_other_settings_is_refused(tmp_path, change, message):
+    ckpt = _checkpoint(tmp_path)
+    with pytest.raises(ValueError, match=rf"checkpoint .*run\.pt was written with {message}"):
+        train(n_epochs=4, checkpoint=ckpt, resume=True, **change)
+
+
+def test_resume_with_fewer_epochs_than_done_is_refused(tmp_path):
+    ckpt = _checkpoint(tmp_path, epochs=3)
+    with pytest.raises(ValueError, match=r"run\.pt has already trained 3 epochs, but n_epochs=2; .*n_epochs>=3"):
+        train(n_epochs=2, checkpoint=ckpt, resume=True)
+    net, history = train(n_epochs=3, checkpoint=ckpt, resume=True)  # exactly as many: nothing left to do
+    assert history.frame["epoch"].tolist() == [1, 2, 3]
+
+
+class Wider(Tiny):
+    def __init__(self):
+        super().__init__()
+        self.layers[0] = torch.nn.Linear(4, 32)
+        self.layers[3] = torch.nn.Linear(32, 1)
+
+
+def test_checkpoint_of_another_net_is_refused(tmp_path):
+    ckpt = _checkpoint(tmp_path)
+    with pytest.raises(ValueError, match=r"run\.pt holds another net: layers\.0\.weight is \(16, 4\) there and \(32, 4\) here"):
+        fit_net(Wider(), batches, n_epochs=3, checkpoint=ckpt, resume=True, progress=False, device="cpu")
+    with pytest.raises(ValueError, match=r"holds another net: layers\.0\.bias is \(16,\) there and missing here \(5 tensor"):
+        fit_net(Steep(), batches, n_epochs=3, checkpoint=ckpt, resume=True, progress=False, device="cpu")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random", "empty", "state_dict", "folder"])
+def test_unreadable_or_foreign_checkpoint_is_refused_by_path(tmp_path, damage):
+    ckpt = _checkpoint(tmp_path)
+    if damage == "truncated":
+        ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])
+    elif damage == "random":
+        ckpt.write_bytes(np.random.default_rng(0).bytes(3000))
+    elif damage == "empty":
+        ckpt.write_bytes(b"")
+    elif damage == "state_dict":  # a torch file, but only weights
+        torch.save(Tiny().state_dict(), ckpt)
+    else:
+        ckpt.unlink()
+        ckpt.mkdir()
+    expected = (r"run\.pt is a torch file but not a fit_net checkpoint \(it lacks \['epoch'" if damage == "state_dict"
+                else r"checkpoint .*run\.pt cannot be read as a fit_net checkpoint .*new checkpoint path")
+    with pytest.raises(ValueError, match=expected):
+        train(n_epochs=3, checkpoint=ckpt, resume=True)
+
+
+def test_checkpoint_of_an_older_reclab_resumes_with_a_warning(tmp_path):
+    ckpt = _checkpoint(tmp_path)
+    state = torch.load(ckpt, weights_only=True)
+    del state["settings"]  # what the previous version wrote
+    torch.save(state, ckpt)
+    with pytest.warns(UserWarning, match=r"written by an older reclab and does not record its settings"):
+        _, history = train(n_epochs=3, checkpoint=ckpt, resume=True)
+    assert history.frame["epoch"].tolist() == [1, 2, 3]
+
+
+# ------------------------------------------------------------------------------ two threads, as CI runs
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_row_gather_gradient_sums_in_index_order_on_two_threads(two_threads):
+    from reclab.models.mf import _rows
+
+    rng = np.random.default_rng(0)
+    index = rng.integers(0, 50, 20_000)  # many repeats per row
+    upstream = rng.standard_normal((20_000, 8)).astype(np.float32)
+    expected = np.zeros((50, 8), np.float32)
+    np.add.at(expected, index, upstream)  # float32, one addition after another in index order
+    table = torch.zeros(50, 8, requires_grad=True)
+    for _ in range(5):
+        table.grad = None
+        (_rows(table, torch.from_numpy(index)) * torch.from_numpy(upstream)).sum().backward()
+        np.testing.assert_array_equal(table.grad.numpy(), expected)
+
+
+def _mf_weights(cls, threads, **kwargs):
+    from reclab.data import leave_last_out, make_synthetic
+
+    torch.set_num_threads(threads)
+    split = leave_last_out(make_synthetic(n_users=300, n_items=120, seed=0))
+    model = cls(n_epochs=3, device="cpu", **kwargs).fit(split.train)
+    return np.concatenate([model.user_factors_.ravel(), model.item_factors_.ravel(), model.item_bias_])
+
+
+@pytest.mark.parametrize("name, kwargs", [("BPR", dict(batch_size=4096)), ("FunkSVD", dict(optimizer="adam", lr=0.01))])
+def test_bpr_and_funksvd_are_bit_identical_on_two_threads(two_threads, name, kwargs):
+    from reclab import models
+
+    one = _mf_weights(getattr(models, name), 1, **kwargs)  # one thread: additions in a single order
+    for _ in range(3):
+        np.testing.assert_array_equal(_mf_weights(getattr(models, name), 2, **kwargs), one)
+
+
+def test_resume_on_two_threads_ends_like_an_uninterrupted_run(two_threads, tmp_path):
+    from reclab.data import make_synthetic
+    from reclab.models._sampling import sample_negatives
+    from reclab.models.mf import BPRNet
+
+    seen = make_synthetic(n_users=300, n_items=120, seed=0).to_csr("binary")
+    coo = seen.tocoo()
+    users, pos = torch.from_numpy(coo.row.astype(np.int64)), torch.from_numpy(coo.col.astype(np.int64))
+
+    def bpr_batches(rng):
+        neg = torch.from_numpy(sample_negatives(seen, coo.row.astype(np.int64), rng))
+        for b in torch.from_numpy(rng.permutation(len(users))).split(4096):
+            yield {"user": users[b], "pos": pos[b], "neg": neg[b]}
+
+    def run(n_epochs, **kwargs):
+        net = BPRNet(300, 120, 16, generator=torch.Generator().manual_seed(0), reg=0.01)
+        fit_net(net, bpr_batches, n_epochs=n_epochs, lr=0.01, optimizer="adam", clip=None, progress=False,
+                device="cpu", **kwargs)
+        return weights(net)
+
+    full = run(4)
+    ckpt = tmp_path / "bpr.pt"
+    run(2, checkpoint=ckpt)
+    assert same(run(4, checkpoint=ckpt, resume=True), full)

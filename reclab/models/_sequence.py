@@ -123,9 +123,12 @@ def next_item_loss(hidden: torch.Tensor, targets: torch.Tensor, items: torch.Ten
         candidates = torch.stack([y, torch.randint(n_items, y.shape, device=y.device)], dim=1)  # (N, 2)
     else:
         raise ValueError(f"loss={kind!r} is not supported; use 'ce' or 'bce'.")
-    logits = (h[:, None, :] * items[candidates]).sum(-1)  # (N, C)
+    # index_select, not items[candidates]: its backward sums repeated rows in index order, so the
+    # gradient is the same on any number of CPU threads (see reclab.train, "Repeatability")
+    flat = candidates.reshape(-1)
+    logits = (h[:, None, :] * items.index_select(0, flat).view(*candidates.shape, -1)).sum(-1)  # (N, C)
     if bias is not None:
-        logits = logits + bias[candidates]
+        logits = logits + bias.index_select(0, flat).view(candidates.shape)
     if kind == "bce":
         return F.softplus(-logits[:, 0]).mean() + F.softplus(logits[:, 1]).mean()
     logits[:, 1:] = logits[:, 1:].masked_fill(candidates[:, 1:] == y[:, None], float("-inf"))  # accidental hits
@@ -148,6 +151,7 @@ class SequenceRecommender(Recommender):
     """
 
     _state = ("net_", "history_items_", "history_offsets_", "popularity_")
+    _shapes = {"history_items_": ("N",), "history_offsets_": ("U+1",), "popularity_": ("I",)}
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
@@ -253,6 +257,13 @@ class SequenceRecommender(Recommender):
 
     def _item_vectors(self) -> np.ndarray:
         return self.net_.item_emb.weight[1: self.n_items_ + 1].detach().float().cpu().numpy()
+
+    def _check_shapes(self, path, redo: str) -> None:
+        super()._check_shapes(path, redo)
+        off = self.history_offsets_
+        if off[0] != 0 or off[-1] != len(self.history_items_) or (np.diff(off) < 0).any():
+            raise ValueError(f"{path}: history_offsets_ (from {off[0]} to {off[-1]}) do not index the "
+                             f"{len(self.history_items_)} history_items_; the file is damaged; {redo}.")
 
     def _restore_modules(self, modules: dict[str, dict[str, np.ndarray]]) -> None:
         self.net_ = self._build_net()

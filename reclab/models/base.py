@@ -2,11 +2,20 @@
 
 - ``__init__`` takes keyword-only arguments and only stores them;
 - ``fit(train, valid=None) -> self`` learns; learned state ends in ``_``;
-- ``score(users) -> (len(users), n_items)`` float array: higher means recommend sooner;
-- ``recommend(users, k=10, exclude_seen=True) -> (items, scores)``: 1-D for one user, 2-D for many;
+- ``score(users) -> (len(users), n_items)`` float array: higher means recommend sooner
+  (``score([])`` is an empty (0, n_items) float32 array);
+- ``recommend(users, k=10, exclude_seen=True) -> (items, scores)``: 1-D for one user, 2-D for many
+  (``recommend([])`` gives two empty (0, k) arrays);
 - ``similar_items(items, k=10) -> (items, scores)`` by cosine similarity of item vectors;
 - ``save(path)`` / ``Class.load(path)``: parameters and arrays only, in a NumPy ``.npz`` file read
-  with ``allow_pickle=False`` — loading never unpickles arbitrary objects.
+  with ``allow_pickle=False`` — loading never unpickles arbitrary objects. A file that is
+  truncated, not written by `save`, of another class, or missing or mis-shaping an array is refused
+  with a ValueError naming the path (each class declares the shapes of its arrays in ``_shapes``).
+
+``fit`` refuses a ``valid`` that is not a part of the same data as ``train`` (other users, items or
+ids): its pairs would mean other people and other items.
+
+Numeric parameters accept numpy scalars wherever a Python int or float is accepted.
 
 Subclasses implement ``_fit(train, valid)`` and ``_score(users)`` (users already checked), and
 ``_item_vectors()`` when items have a representation. Users and items are 0-based indices of the
@@ -26,6 +35,8 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,16 +47,51 @@ from ..data import Interactions
 from ..metrics import top_k
 
 
-def train_then_valid(train: Interactions, valid: Interactions) -> Interactions:
-    """Train and valid as one history (equal timestamps keep train rows first): what is known at test time."""
+def check_same_data(train: Interactions, valid: Interactions, name: str = "valid") -> None:
+    """TypeError / ValueError unless ``valid`` is an `Interactions` on train's users, items and ids."""
     if not isinstance(valid, Interactions):
-        raise TypeError(f"valid must be an Interactions (e.g. split.valid), got {type(valid).__name__}.")
+        raise TypeError(f"{name} must be an Interactions (e.g. split.{name}), got {type(valid).__name__}.")
     if valid.n_items != train.n_items or valid.n_users != train.n_users:
         raise ValueError(
-            f"valid has {valid.n_users} users and {valid.n_items} items but train has {train.n_users} and "
-            f"{train.n_items}; pass parts of the same split (split.train, split.valid)."
+            f"{name} has {valid.n_users} users and {valid.n_items} items but train has {train.n_users} and "
+            f"{train.n_items}; pass parts of the same split (split.train, split.{name})."
         )
+    for what in ("user", "item"):
+        mine, theirs = getattr(train, f"{what}_ids"), getattr(valid, f"{what}_ids")
+        if mine is not theirs and not np.array_equal(np.asarray(mine), np.asarray(theirs)):
+            first = int(np.flatnonzero(np.asarray(mine) != np.asarray(theirs))[0])
+            raw = [_plain(ids[first]) for ids in (theirs, mine)]
+            raise ValueError(
+                f"{name} and train index different {what}s: {what} index {first} is {what}_id {raw[0]!r} in "
+                f"{name} but {raw[1]!r} in train; pass parts of the same split (split.train, split.{name})."
+            )
+
+
+def _plain(value):
+    """np.int64(7) → 7, so a message shows the id as the user wrote it."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def train_then_valid(train: Interactions, valid: Interactions) -> Interactions:
+    """Train and valid as one history (equal timestamps keep train rows first): what is known at test time."""
+    check_same_data(train, valid)
     return train.with_ratings(pd.concat([train.ratings, valid.ratings], ignore_index=True))
+
+
+def _json_default(value):
+    """numpy scalars (np.int64(8), np.float32(0.1), np.bool_) are written as the Python numbers they are."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"parameter value {value!r} of type {type(value).__name__} cannot be saved; "
+                    "use numbers, strings, None, or lists of them.")
+
+
+def _saved(name: str, arrays: dict, scalars: dict) -> bool:
+    """Whether `save` wrote attribute ``name``: a plain array, a sparse triple, a torch module or a scalar."""
+    return (name in arrays or name in scalars or f"{name}.indptr" in arrays
+            or any(key.startswith(name + "/") for key in arrays))
 
 
 class NotFittedError(RuntimeError):
@@ -57,6 +103,9 @@ class Recommender:
 
     # names of learned attributes saved by `save` (besides n_users_, n_items_ and seen_)
     _state: tuple[str, ...] = ()
+    # the shape `load` expects of each saved array: "U" = n_users_, "I" = n_items_, "U+1" = n_users_ + 1;
+    # any other letter is a size that must agree wherever the same letter appears (e.g. "F" factors)
+    _shapes: dict[str, tuple[str, ...]] = {}
 
     def _history_with(self, train: Interactions, valid: Interactions | None) -> Interactions:
         """What a history model scores from: train, plus valid when given (then ``seen_`` holds both)."""
@@ -73,22 +122,27 @@ class Recommender:
             raise TypeError(f"train must be an Interactions (from reclab.data), got {type(train).__name__}.")
         if len(train) == 0:
             raise ValueError("train has no interactions; a recommender needs at least one to fit.")
+        if valid is not None:
+            check_same_data(train, valid)
         self.n_users_, self.n_items_ = train.n_users, train.n_items
         self.seen_ = train.to_csr("binary")
         self._fit(train, valid)
         return self
 
     def score(self, users) -> np.ndarray:
-        """Scores of every item for ``users``: float32 array (len(users), n_items)."""
+        """Scores of every item for ``users``: float32 array (len(users), n_items); (0, n_items) for ``[]``."""
         users = self._check_users(users)
+        if len(users) == 0:
+            return np.zeros((0, self.n_items_), np.float32)
         return np.asarray(self._score(users), dtype=np.float32).reshape(len(users), self.n_items_)
 
     def recommend(self, users, k: int = 10, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` items and their scores; items seen in training are excluded by default.
 
         Returns ``(items, scores)`` of shape (k,) for one user (an int) and (len(users), k) for
-        many. Equal scores are ranked by lower item index. Fewer than k unseen items → padded
-        with item -1 and score -inf.
+        many; ``recommend([])`` gives two empty (0, k) arrays (int64 items, float32 scores). Equal
+        scores are ranked by lower item index. Fewer than k unseen items → padded with item -1 and
+        score -inf.
 
         Examples
         --------
@@ -99,6 +153,8 @@ class Recommender:
         single = np.ndim(users) == 0
         users = self._check_users(users)
         self._check_k(k, self.n_items_)
+        if len(users) == 0:
+            return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
         scores = self.score(users)
         items, top = top_k(scores, k, exclude=self.seen_[users] if exclude_seen else None)
         return (items[0], top[0]) if single else (items, top)
@@ -108,6 +164,8 @@ class Recommender:
         single = np.ndim(items) == 0
         items = self._check_ids(items, self._fitted("n_items_"), "item")
         self._check_k(k, self.n_items_ - 1)
+        if len(items) == 0:
+            return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
         vectors = self._item_vectors()
         if vectors is None:
             raise NotImplementedError(
@@ -149,40 +207,108 @@ class Recommender:
         meta = {"class": type(self).__name__, "params": self.get_params(), "scalars": scalars}
         path = Path(path)
         with open(path, "wb") as f:  # np.savez would append ".npz" to a name without it
-            np.savez_compressed(f, __meta__=np.array(json.dumps(meta)), **arrays)
+            np.savez_compressed(f, __meta__=np.array(json.dumps(meta, default=_json_default)), **arrays)
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Recommender":
-        """Read a model written by `save`; the file must hold this class."""
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["__meta__"]))
-            arrays = {key: f[key] for key in f.files if key != "__meta__"}
+        """Read a model written by `save`; the file must hold this class.
+
+        Raises
+        ------
+        ValueError
+            When the file is truncated or not a model file written by `save`, holds another class,
+            or lacks or mis-shapes one of the arrays this class needs; the message names the path.
+        FileNotFoundError
+            When there is no file at ``path``.
+        """
+        redo = f"save the model again with {cls.__name__}(...).fit(train).save(path), or pass the right path"
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                files = f.files
+                if "__meta__" not in files:
+                    raise ValueError(f"{path} is an .npz file, but not one written by Recommender.save "
+                                     f"(it has no __meta__ entry, only {sorted(files)[:5]}); {redo}.")
+                meta = json.loads(str(f["__meta__"]))
+                arrays = {key: f[key] for key in files if key != "__meta__"}
+        except FileNotFoundError:
+            raise
+        except ValueError as error:
+            if str(error).startswith(str(path)):
+                raise
+            raise ValueError(f"{path} is not a reclab model file ({error}); {redo}.") from error
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, AttributeError, TypeError, KeyError) as error:
+            # truncated archive, random bytes, a single .npy (np.load returns an array, not an archive), ...
+            raise ValueError(f"{path} is truncated or not a reclab model file "
+                             f"({type(error).__name__}: {error}); {redo}.") from error
+        if not (isinstance(meta, dict) and isinstance(meta.get("class"), str) and isinstance(meta.get("params"), dict)
+                and isinstance(meta.get("scalars"), dict)):
+            raise ValueError(f"{path}: its __meta__ entry is not that of a reclab model (class, params, scalars); {redo}.")
         if meta["class"] != cls.__name__:
             raise ValueError(f"{path} holds a {meta['class']} model; load it with {meta['class']}.load(path).")
-        model = cls(**meta["params"])
-        sparse = {key.split(".")[0] for key in arrays if key.endswith(".indptr")}
-        for name, value in meta["scalars"].items():
+        try:
+            model = cls(**meta["params"])
+        except TypeError as error:
+            raise ValueError(f"{path}: the saved parameters {sorted(meta['params'])} do not fit "
+                             f"{cls.__name__}(...) ({error}); {redo}.") from error
+        scalars = meta["scalars"]
+        for name in ("n_users_", "n_items_"):
+            value = scalars.get(name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{path}: {name}={value!r} is not a positive count; the file is damaged; {redo}.")
+        missing = [name for name in ("seen_",) + tuple(cls._state) if not _saved(name, arrays, scalars)]
+        if missing:
+            raise ValueError(f"{path} lacks the learned state {missing} of a {cls.__name__}; the file is damaged "
+                             f"or from another version of reclab; {redo}.")
+        for name, value in scalars.items():
             if not name.endswith(".shape"):
                 setattr(model, name, value)
+        sparse = {key.split(".")[0] for key in arrays if key.endswith(".indptr")}
         for name in sparse:
-            setattr(
-                model,
-                name,
-                sp.csr_matrix(
+            try:
+                matrix = sp.csr_matrix(
                     (arrays[f"{name}.data"], arrays[f"{name}.indices"], arrays[f"{name}.indptr"]),
-                    shape=tuple(meta["scalars"][f"{name}.shape"]),
-                ),
-            )
+                    shape=tuple(scalars[f"{name}.shape"]),
+                )
+            except (KeyError, ValueError, TypeError) as error:
+                raise ValueError(f"{path}: the sparse array {name} is damaged ({error}); {redo}.") from error
+            setattr(model, name, matrix)
         modules = {}
         for key, value in arrays.items():
             if "/" in key:
                 modules.setdefault(key.split("/")[0], {})[key.split("/", 1)[1]] = value
             elif "." not in key:
                 setattr(model, key, value)
+        model._check_shapes(path, redo)
         if modules:
-            model._restore_modules(modules)
+            try:
+                model._restore_modules(modules)
+            except (RuntimeError, KeyError, ValueError, TypeError) as error:
+                raise ValueError(f"{path}: the saved network does not match a {cls.__name__} with the saved "
+                                 f"parameters ({str(error).splitlines()[0]}); {redo}.") from error
         return model
+
+    def _check_shapes(self, path, redo: str) -> None:
+        """ValueError naming the array when a loaded array does not have the shape ``_shapes`` declares."""
+        sizes = {"U": self.n_users_, "I": self.n_items_, "U+1": self.n_users_ + 1}
+        shapes = {"seen_": ("U", "I"), **self._shapes}
+        for name, dims in shapes.items():
+            value = getattr(self, name, None)
+            shape = getattr(value, "shape", None)
+            if shape is None:
+                continue  # not an array (e.g. a torch module, checked when it is rebuilt)
+            expected = []
+            ok = len(shape) == len(dims)
+            for dim, size in zip(dims, shape):
+                want = sizes.setdefault(dim, size)  # a free letter takes its first size
+                expected.append(str(want))
+                ok = ok and size == want
+            if not ok:
+                raise ValueError(
+                    f"{path}: array {name} has shape {tuple(shape)}, but this {type(self).__name__} with "
+                    f"{self.n_users_} users and {self.n_items_} items needs ({', '.join(expected)}); "
+                    f"the file is damaged; {redo}."
+                )
 
     # ------------------------------------------------------------------ hooks for subclasses
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
@@ -209,6 +335,8 @@ class Recommender:
     @staticmethod
     def _check_ids(ids, n: int, what: str) -> np.ndarray:
         arr = np.atleast_1d(np.asarray(ids))
+        if arr.ndim == 1 and arr.size == 0:  # [] is a float array to numpy; no ids is a valid request
+            return np.zeros(0, np.int64)
         if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
             raise ValueError(
                 f"{what}s must be an int or a 1-D array of int {what} indices, got {np.asarray(ids).dtype} "

@@ -36,6 +36,7 @@ class Popularity(Recommender):
     """
 
     _state = ("counts_",)
+    _shapes = {"counts_": ("I",)}
 
     def __init__(self, *, by: str = "users"):
         self.by = by

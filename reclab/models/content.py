@@ -150,7 +150,9 @@ def embed_texts(texts: list[str], *, cache_dir: str | os.PathLike | None = None,
                 name: str = MINILM, device: str = "cpu", batch_size: int = 64) -> np.ndarray:
     """Unit-norm sentence embeddings (len(texts), 384) float32, cached on disk.
 
-    The same model name and texts are encoded once: later calls read `embedding_cache_path`.
+    The same model name and texts are encoded once: later calls read `embedding_cache_path`. A
+    cached file that cannot be read, or does not hold one finite float row per text, is never
+    returned: the texts are encoded again and the file rewritten, with a warning saying why.
     ``model`` is anything with ``encode(texts, ...)``; by default `load_minilm(device)`, loaded
     only when the cache misses.
 
@@ -161,7 +163,9 @@ def embed_texts(texts: list[str], *, cache_dir: str | os.PathLike | None = None,
     """
     path = embedding_cache_path(texts, name, cache_dir)
     if path.is_file():
-        return np.load(path, allow_pickle=False)
+        cached = _read_cached(path, len(texts))
+        if cached is not None:
+            return cached
     model = load_minilm(device) if model is None else model
     vectors = np.asarray(model.encode(list(texts), batch_size=batch_size, show_progress_bar=False,
                                       normalize_embeddings=True, convert_to_numpy=True), dtype=np.float32)
@@ -171,6 +175,23 @@ def embed_texts(texts: list[str], *, cache_dir: str | os.PathLike | None = None,
         np.save(f, vectors, allow_pickle=False)
     os.replace(partial, path)  # atomic: a reader never sees half a file
     return vectors
+
+
+def _read_cached(path: Path, n_texts: int) -> np.ndarray | None:
+    """The cached embeddings at ``path``, or None (with a warning) when the file is damaged or of other texts."""
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        problem = f"cannot be read ({type(error).__name__}: {error})"
+    else:
+        if not isinstance(vectors, np.ndarray) or vectors.ndim != 2 or vectors.shape[0] != n_texts:
+            problem = f"holds an array of shape {getattr(vectors, 'shape', None)}, not ({n_texts}, dim) for {n_texts} texts"
+        elif vectors.dtype != np.float32 or not np.isfinite(vectors).all():
+            problem = f"holds {vectors.dtype} values that are not all finite float32"
+        else:
+            return vectors
+    warnings.warn(f"embedding cache {path} {problem}; encoding the texts again and rewriting it.", stacklevel=3)
+    return None
 
 
 # ------------------------------------------------------------------------------ the recommender
@@ -227,6 +248,8 @@ class ContentBased(Recommender):
     """
 
     _state = ("item_features_", "features_", "weights_", "profiles_", "titles_", "popularity_")
+    _shapes = {"item_features_": ("I", "D"), "features_": ("D",), "weights_": ("U", "I"), "profiles_": ("U", "D"),
+               "titles_": ("I",), "popularity_": ("I",)}
 
     def __init__(self, *, encoder: str = "tfidf", interest: float = 3.0, half_life: float | None = 3.0,
                  year_weight: float = 0.5, prior: float = 0.3, cache_dir: str | None = None,

@@ -46,6 +46,7 @@ class EASE(Recommender):
     """
 
     _state = ("B_",)
+    _shapes = {"B_": ("I", "I")}
 
     def __init__(self, *, reg: float = 100.0):
         self.reg = reg

@@ -8,6 +8,7 @@ Networks with Top-k Gains for Session-based Recommendations", CIKM 2018.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -97,13 +98,16 @@ class GRU4Rec(SequenceRecommender):
         super()._check_params()
         for name in ("n_hidden", "n_layers"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive int.")
-        if self.n_negatives is not None and (not isinstance(self.n_negatives, int) or self.n_negatives < 1):
+        if self.n_negatives is not None and (not isinstance(self.n_negatives, (int, np.integer))
+                                           or isinstance(self.n_negatives, bool) or self.n_negatives < 1):
             raise ValueError(f"n_negatives={self.n_negatives!r} must be None (full softmax) or a positive int.")
 
     def _build_net(self) -> GRU4RecNet:
-        return GRU4RecNet(self.n_items_, self.n_factors, self.n_hidden, self.n_layers, self.dropout, self.n_negatives)
+        n_negatives = None if self.n_negatives is None else int(self.n_negatives)  # torch sizes want Python ints
+        return GRU4RecNet(self.n_items_, int(self.n_factors), int(self.n_hidden), int(self.n_layers), self.dropout,
+                          n_negatives)
 
     def _batches(self, sequences):
         return self._next_item_batches(sequences)

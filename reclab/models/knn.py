@@ -172,6 +172,7 @@ class ItemKNN(Recommender):
     """
 
     _state = ("X_", "sim_")
+    _shapes = {"X_": ("U", "I"), "sim_": ("I", "I")}
 
     def __init__(
         self,
@@ -232,6 +233,7 @@ class UserKNN(Recommender):
     """
 
     _state = ("X_", "sim_")
+    _shapes = {"X_": ("U", "I"), "sim_": ("U", "U")}
 
     def __init__(
         self,

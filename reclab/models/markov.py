@@ -77,6 +77,7 @@ class MarkovChain(Recommender):
     """
 
     _state = ("transitions_", "popularity_", "last_item_")
+    _shapes = {"transitions_": ("I", "I"), "popularity_": ("I",), "last_item_": ("U",)}
 
     def __init__(self, *, smoothing: float = 0.0, backoff: float = 1.0):
         self.smoothing = smoothing
@@ -85,7 +86,7 @@ class MarkovChain(Recommender):
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         for name in ("smoothing", "backoff"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < np.inf:
+            if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) or not 0 <= value < np.inf:
                 raise ValueError(f"{name}={value!r} must be a finite number >= 0, e.g. 0.0 or 1.0.")
         sequences = train.sequences()
         self.transitions_ = transition_counts(sequences, self.n_items_)
@@ -100,8 +101,10 @@ class MarkovChain(Recommender):
         known = last >= 0
         rows = self.transitions_[np.where(known, last, 0)].toarray()  # (B, n_items)
         rows[~known] = 0.0  # no last item: only the popularity prior is left
-        numerator = rows + self.smoothing + self.backoff * self.popularity_[None, :]
-        denominator = rows.sum(axis=1, keepdims=True) + self.smoothing * self.n_items_ + self.backoff
+        # float(): a numpy scalar (np.int64(1)) would promote the float32 rows to float64; a Python number does not
+        smoothing, backoff = float(self.smoothing), float(self.backoff)
+        numerator = rows + smoothing + backoff * self.popularity_[None, :]
+        denominator = rows.sum(axis=1, keepdims=True) + smoothing * self.n_items_ + backoff
         # a row with no counts and no pseudo-counts has no evidence at all: score it by popularity
         empty = denominator[:, 0] == 0
         numerator[empty], denominator[empty] = self.popularity_, 1.0

@@ -50,6 +50,17 @@ def _check_training(model) -> None:
         _check("patience", patience, 0, True, integer=True)
 
 
+def _rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` along the first axis, by ``index_select``.
+
+    Why not ``table[index]``: the backward of advanced indexing adds the gradients of repeated
+    indices in an order that depends on the CPU threads (with 2 threads BPR's weights drift by
+    ~1e-4 in a few epochs), while ``index_select``'s backward adds them in index order — the same
+    sums as one thread, on any number of threads.
+    """
+    return table.index_select(0, index)
+
+
 def _normal(shape: tuple[int, ...], std: float, generator: torch.Generator) -> nn.Parameter:
     return nn.Parameter(torch.randn(shape, generator=generator) * std)
 
@@ -68,8 +79,8 @@ class FunkSVDNet(nn.Module):
         self.item_bias = nn.Parameter(torch.zeros(n_items))
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        dot = (self.user_factors[users] * self.item_factors[items]).sum(-1)  # (B,)
-        return self.global_mean + self.user_bias[users] + self.item_bias[items] + dot
+        dot = (_rows(self.user_factors, users) * _rows(self.item_factors, items)).sum(-1)  # (B,)
+        return self.global_mean + _rows(self.user_bias, users) + _rows(self.item_bias, items) + dot
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Σ_batch ½(r − r̂)² + ½·reg·(‖p_u‖² + ‖q_i‖² + b_u² + b_i²), batch keys user, item, rating.
@@ -79,8 +90,8 @@ class FunkSVDNet(nn.Module):
         """
         users, items = batch["user"], batch["item"]
         error = batch["rating"] - self(users, items)  # (B,)
-        norms = (self.user_factors[users].square().sum(-1) + self.item_factors[items].square().sum(-1)
-                 + self.user_bias[users].square() + self.item_bias[items].square())  # (B,)
+        norms = (_rows(self.user_factors, users).square().sum(-1) + _rows(self.item_factors, items).square().sum(-1)
+                 + _rows(self.user_bias, users).square() + _rows(self.item_bias, items).square())  # (B,)
         return 0.5 * (error.square() + self.reg * norms).sum()
 
 
@@ -96,7 +107,8 @@ class BPRNet(nn.Module):
         self.item_bias = nn.Parameter(torch.zeros(n_items), requires_grad=item_bias)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        return (self.user_factors[users] * self.item_factors[items]).sum(-1) + self.item_bias[items]  # (B,)
+        dot = (_rows(self.user_factors, users) * _rows(self.item_factors, items)).sum(-1)  # (B,)
+        return dot + _rows(self.item_bias, items)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Σ_batch −ln σ(x̂_ui − x̂_uj) + ½·reg·(‖p_u‖² + ‖q_i‖² + ‖q_j‖² + b_i² + b_j²).
@@ -105,8 +117,9 @@ class BPRNet(nn.Module):
         """
         users, pos, neg = batch["user"], batch["pos"], batch["neg"]
         margin = self(users, pos) - self(users, neg)  # (B,)
-        norms = (self.user_factors[users].square().sum(-1) + self.item_factors[pos].square().sum(-1)
-                 + self.item_factors[neg].square().sum(-1) + self.item_bias[pos].square() + self.item_bias[neg].square())
+        norms = (_rows(self.user_factors, users).square().sum(-1) + _rows(self.item_factors, pos).square().sum(-1)
+                 + _rows(self.item_factors, neg).square().sum(-1) + _rows(self.item_bias, pos).square()
+                 + _rows(self.item_bias, neg).square())
         return (-nn.functional.logsigmoid(margin) + 0.5 * self.reg * norms).sum()
 
 
@@ -114,6 +127,7 @@ class _Factors(Recommender):
     """Shared by the three models: scores and item vectors from learned factor arrays."""
 
     _state = ("user_factors_", "item_factors_", "item_bias_")
+    _shapes = {"user_factors_": ("U", "F"), "item_factors_": ("I", "F"), "item_bias_": ("I",)}
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self.user_factors_[users] @ self.item_factors_.T + self.item_bias_  # (n, I)
@@ -153,6 +167,7 @@ class FunkSVD(_Factors):
     """
 
     _state = _Factors._state + ("global_mean_", "user_bias_", "rmse_")
+    _shapes = _Factors._shapes | {"user_bias_": ("U",)}
 
     def __init__(self, *, n_factors: int = 32, n_epochs: int = 20, lr: float = 0.01, reg: float = 0.05,
                  batch_size: int = 1024, optimizer: str = "sgd", init_std: float = 0.1,
@@ -164,7 +179,7 @@ class FunkSVD(_Factors):
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         _check_training(self)
         users, items, ratings = _triples(train)
-        generator = torch.Generator().manual_seed(self.seed)
+        generator = torch.Generator().manual_seed(int(self.seed))
         net = FunkSVDNet(self.n_users_, self.n_items_, self.n_factors, ratings.mean().item(), self.init_std,
                          generator, self.reg)
         parts = {"train": (users, items, ratings)} | ({"valid": _triples(valid)} if valid is not None else {})
@@ -172,7 +187,7 @@ class FunkSVD(_Factors):
 
         def batches(rng: np.random.Generator):
             order = torch.from_numpy(rng.permutation(len(ratings)))
-            for batch in order.split(self.batch_size):
+            for batch in order.split(int(self.batch_size)):
                 yield {"user": users[batch], "item": items[batch], "rating": ratings[batch]}
 
         def record_rmse(net: FunkSVDNet) -> float:
@@ -245,12 +260,12 @@ class BPR(_Factors):
         coo = self.seen_.tocoo()  # each (user, item) pair once, however often it was rated
         users, pos = coo.row.astype(np.int64), coo.col.astype(np.int64)
         net = BPRNet(self.n_users_, self.n_items_, self.n_factors, self.item_bias, self.init_std,
-                     torch.Generator().manual_seed(self.seed), self.reg)
+                     torch.Generator().manual_seed(int(self.seed)), self.reg)
 
         def batches(rng: np.random.Generator):
             neg = torch.from_numpy(sample_negatives(self.seen_, users, rng))
             u, i = torch.from_numpy(users), torch.from_numpy(pos)
-            for batch in torch.from_numpy(rng.permutation(len(users))).split(self.batch_size):
+            for batch in torch.from_numpy(rng.permutation(len(users))).split(int(self.batch_size)):
                 yield {"user": u[batch], "pos": i[batch], "neg": neg[batch]}
 
         def validate(net: BPRNet) -> float:
@@ -347,7 +362,7 @@ class ALS(_Factors):
             raise ValueError(f"values={self.values!r} is not supported; use 'binary' or 'rating'.")
         R = train.to_csr(self.values).astype(np.float64)  # (U, I); a repeated pair keeps its latest rating
         Rt = R.T.tocsr()
-        generator = torch.Generator().manual_seed(self.seed)
+        generator = torch.Generator().manual_seed(int(self.seed))
         Y = (torch.randn(self.n_items_, self.n_factors, generator=generator) * self.init_std).numpy()  # float32
         self.loss_ = []
         for _ in range(self.n_epochs):
