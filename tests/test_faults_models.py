@@ -73,7 +73,9 @@ def test_valid_with_other_sizes_is_refused(name, split):
 @pytest.mark.parametrize("name", CLASSES)
 def test_valid_with_other_ids_is_refused(name, split):
     # same sizes, but user index 0 is another person: raw ids 1000.. instead of 0..
-    other = dataclasses.replace(split.valid, user_ids=np.asarray(split.valid.user_ids) + 1000)
+    ids = np.asarray(split.valid.user_ids) + 1000
+    users = None if split.valid.users is None else split.valid.users.assign(user_id=ids)
+    other = dataclasses.replace(split.valid, user_ids=ids, users=users)
     with pytest.raises(ValueError, match=r"user index 0 is user_id 1000 in valid but 0 in train; pass parts of the same"):
         build(name).fit(split.train, valid=other)
 
