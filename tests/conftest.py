@@ -10,10 +10,14 @@ import pytest
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1  # from <linux/sockios.h> and <net/if.h>
 
 
-def _can_bind() -> bool:
-    with socket.socket() as s:
+def _works() -> bool:
+    """Bind, listen and connect: with loopback down the bind may succeed and the connect fail."""
+    with socket.socket() as server, socket.socket() as client:
         try:
-            s.bind(("127.0.0.1", 0))
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            client.settimeout(2)
+            client.connect(server.getsockname())
         except OSError:
             return False
     return True
@@ -29,12 +33,12 @@ def _bring_lo_up() -> None:
 
 @pytest.fixture(scope="session")
 def loopback() -> str:
-    """The loopback address, brought up first if binding it fails (as root in a network namespace)."""
-    if not _can_bind():
+    """The loopback address, brought up first if connecting to it fails (as root in a network namespace)."""
+    if not _works():
         try:
             _bring_lo_up()
         except OSError as error:
-            pytest.fail(f"127.0.0.1 cannot be bound and the loopback interface cannot be brought up "
+            pytest.fail(f"127.0.0.1 cannot be reached and the loopback interface cannot be brought up "
                         f"({error}); run as root inside the namespace, or `ip link set lo up` first.")
-        assert _can_bind(), "loopback is up but 127.0.0.1 still cannot be bound"
+        assert _works(), "loopback is up but 127.0.0.1 still refuses connections"
     return "127.0.0.1"
