@@ -637,7 +637,8 @@ def _table(folder: Path, name: str, header: int | None = None, **kwargs) -> pd.D
     except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as error:
         _fail(path, f"cannot be parsed ({error})")
     if table.empty:
-        _fail(path, f"holds a header ({', '.join(map(str, table.columns))}) and no ratings")
+        _fail(path, "is empty: it holds no ratings" if header is None
+              else f"holds a header ({', '.join(map(str, table.columns))}) and no ratings")
     table.index = table.index + (1 if header is None else 2)  # line numbers, for the error messages
     table.attrs["path"] = path
     return table
