@@ -306,9 +306,12 @@ HEADER = "userId,movieId,rating,timestamp\n"
 @pytest.mark.parametrize("ratings, needle", [
     (HEADER, "ratings.csv: holds a header (userId, movieId, rating, timestamp) and no ratings"),
     ("", "ratings.csv: is empty: it holds no ratings"),
-    (HEADER + "1,1,4.0,964982703\n1,3,inf,964981247\n", "line 3: column 'rating' holds 'inf', not a finite number (1 bad row"),
-    (HEADER + "1,1,4.0,inf\n1,3,4.0,-inf\n", "line 2: column 'timestamp' holds 'inf', not a finite number (2 bad rows"),
-    (HEADER + "nan,1,4.0,964982703\nNaN,3,4.0,964981247\n", "line 2: column 'user_id' holds 'nan', not a number (2 bad rows"),
+    (HEADER + "1,1,4.0,964982703\n1,3,inf,964981247\n",
+     "line 3: column 'rating' holds 'inf', not a finite number (1 bad row"),
+    (HEADER + "1,1,4.0,inf\n1,3,4.0,-inf\n",
+     "line 2: column 'timestamp' holds 'inf', not a finite number (2 bad rows"),
+    (HEADER + "nan,1,4.0,964982703\nNaN,3,4.0,964981247\n",
+     "line 2: column 'user_id' holds 'nan', not a number (2 bad rows"),
     (HEADER + "1,1,4.0,NA\n", "line 2: column 'timestamp' holds 'NA', not a number (1 bad row"),
     (HEADER + "1,1e30,4.0,964982703\n", "line 2: column 'item_id' holds '1e+30', too large for a 64-bit integer"),
     (HEADER + "99999999999999999999,1,4.0,964982703\n", "column 'user_id' holds '99999999999999999999', too large"),
@@ -410,7 +413,8 @@ def test_md5_file_offline_with_the_archive_cached_gives_the_fix(cache, loopback)
     with pytest.raises(grouplens.DownloadError) as caught:
         grouplens.fetch("1m", cache_dir=cache, base_url=offline, checksum="md5-file")
     message = str(caught.value)
-    assert f"{cache / 'ml-1m.zip'} is in the cache, but checksum='md5-file' must fetch {offline}ml-1m.zip.md5" in message
+    assert (f"{cache / 'ml-1m.zip'} is in the cache, but checksum='md5-file' must fetch "
+            f"{offline}ml-1m.zip.md5") in message
     assert "pass its hex MD5" in message and "leave checksum unset" in message
     md5 = hashlib.md5(ARCHIVE).hexdigest()  # the fix works offline
     folder = grouplens.fetch("1m", cache_dir=cache, base_url=offline, checksum=md5)
@@ -503,6 +507,15 @@ def test_zip_without_the_dataset_folder(cache):
     with pytest.raises(ValueError, match=r"holds no ml-1m/ folder \(its top level: movielens\)"):
         grouplens.fetch("1m", cache_dir=cache, checksum=hashlib.sha256(body).hexdigest())
     assert leftovers(cache) == ["ml-1m.zip"]  # the staging folder is gone, the archive kept
+
+
+def test_missing_file_url_is_not_called_offline(tmp_path, cache):
+    missing = (tmp_path / "nowhere").as_uri() + "/"
+    with pytest.raises(grouplens.DownloadError) as caught:
+        grouplens.fetch("1m", cache_dir=cache, base_url=missing, checksum=DIGEST)
+    message = str(caught.value)
+    assert f"could not read {missing}ml-1m.zip" in message and "No such file" in message
+    assert "offline" not in message.split("Without network")[0] and leftovers(cache) == []
 
 
 def test_redirect_loop_is_named(server, cache):

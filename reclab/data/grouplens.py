@@ -28,7 +28,6 @@ import csv
 import hashlib
 import http.client
 import io
-import math
 import numbers
 import os
 import re
@@ -393,6 +392,8 @@ def _open(url: str, archive: Path, limits: _Limits, advice: str | None = None):
                             f"{error.reason}. Check base_url. {advice}") from error
     except (TimeoutError, urllib.error.URLError) as error:
         reason = getattr(error, "reason", error)
+        if url.startswith("file:"):
+            raise DownloadError(f"could not read {url}: {reason}. Check base_url. {advice}") from error
         if isinstance(reason, TimeoutError):
             raise DownloadTimeout(f"could not download {url}: no answer within {limits.socket_s:g} s. "
                                   f"The server is unreachable or too slow; load again later or raise "
@@ -493,43 +494,42 @@ def _extract(archive: Path, name: str) -> None:
         _check_sizes(archive, members)
         staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".extracting", dir=archive.parent))
         try:
-            root = staging.resolve()
-            targets = [_member_path(archive, m, root) for m in members]  # all checked before any write
-            written = 0
-            for member, target in zip(members, targets):
-                if member.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                mine = 0
-                with zf.open(member) as source, open(target, "wb") as out:
-                    # zipfile stops at the declared size today; count anyway, declared sizes can lie
-                    while chunk := source.read(CHUNK):
-                        mine, written = mine + len(chunk), written + len(chunk)
-                        if mine > member.file_size or written > MAX_UNPACKED_BYTES:
-                            raise ValueError(
-                                f"{archive} member {member.filename!r} expands past its declared "
-                                f"{member.file_size:,} bytes: the archive lies about its sizes. Extraction "
-                                f"was stopped; reclab left {archive} as it is: delete it yourself.")
-                        out.write(chunk)
+            _unpack(zf, archive, members, staging.resolve())
+            unpacked = staging / name
+            if not unpacked.is_dir():
+                top = ", ".join(sorted(p.name for p in staging.iterdir())) or "nothing"
+                raise ValueError(f"{archive} holds no {name}/ folder (its top level: {top}), so it is not "
+                                 "the GroupLens archive; reclab left it as it is: delete it yourself and "
+                                 "load again to re-download.")
+            (unpacked / MARKER).write_text(f"extracted from {archive.name}\n")
+            _publish(unpacked, archive.parent / name)
         except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as error:
-            shutil.rmtree(staging, ignore_errors=True)
             raise ValueError(f"{archive} is not a readable zip ({error}); nothing was extracted and "
                              "reclab left it as it is: delete it yourself and load again.") from error
-        except BaseException:
+        finally:
             shutil.rmtree(staging, ignore_errors=True)  # our own staging folder
-            raise
-    try:
-        unpacked = staging / name
-        if not unpacked.is_dir():
-            raise ValueError(f"{archive} holds no {name}/ folder (its top level: "
-                             f"{', '.join(sorted(p.name for p in staging.iterdir())) or 'nothing'}), so it is "
-                             f"not the GroupLens archive; reclab left it as it is: delete it yourself and "
-                             "load again to re-download.")
-        (unpacked / MARKER).write_text(f"extracted from {archive.name}\n")
-        _publish(unpacked, archive.parent / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # our own staging folder
+
+
+def _unpack(zf: zipfile.ZipFile, archive: Path, members: list[zipfile.ZipInfo], root: Path) -> None:
+    """Write every member under ``root``, counting the bytes against the declared sizes."""
+    targets = [_member_path(archive, m, root) for m in members]  # all checked before any write
+    written = 0
+    for member, target in zip(members, targets):
+        if member.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mine = 0
+        with zf.open(member) as source, open(target, "wb") as out:
+            # zipfile stops at the declared size today; count anyway, declared sizes can lie
+            while chunk := source.read(CHUNK):
+                mine, written = mine + len(chunk), written + len(chunk)
+                if mine > member.file_size or written > MAX_UNPACKED_BYTES:
+                    raise ValueError(
+                        f"{archive} member {member.filename!r} expands past its declared "
+                        f"{member.file_size:,} bytes: the archive lies about its sizes. Extraction was "
+                        f"stopped and nothing was extracted; reclab left {archive} as it is: delete it yourself.")
+                out.write(chunk)
 
 
 def _publish(unpacked: Path, final: Path) -> None:
