@@ -220,6 +220,12 @@ def test_server_that_never_answers_is_ended(server, cache):
     assert leftovers(cache) == []
 
 
+def test_no_limits_at_all_still_downloads(server, cache):
+    folder = grouplens.fetch("1m", cache_dir=cache, base_url=server.url(), checksum=DIGEST,
+                             deadline_s=math.inf, stall_s=math.inf)
+    assert contents(folder) == ML1M
+
+
 @pytest.mark.parametrize("kwargs, error, needle", [
     ({"deadline_s": "soon"}, TypeError, "deadline_s='soon' is not a number of seconds"),
     ({"deadline_s": True}, TypeError, "deadline_s=True is not a number"),
@@ -395,6 +401,13 @@ def test_base_url_without_a_scheme_says_so(base_url, cache):
     message = str(caught.value)
     assert f"base_url={base_url!r} has no scheme" in message and "http://host/path/" in message
     assert "file:///path/" in message and "offline" not in message
+
+
+def test_single_slash_file_url_is_a_url(tmp_path, cache):
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "ml-1m.zip").write_bytes(ARCHIVE)
+    folder = grouplens.fetch("1m", cache_dir=cache, base_url=f"file:{tmp_path / 'srv'}/", checksum=DIGEST)
+    assert contents(folder) == ML1M
 
 
 def test_base_url_with_an_unsupported_scheme_or_no_host(cache):

@@ -28,6 +28,7 @@ import csv
 import hashlib
 import http.client
 import io
+import math
 import numbers
 import os
 import re
@@ -55,9 +56,9 @@ SCHEMES = ("http", "https", "file")
 MD5_FILE = "md5-file"  # checksum= value: verify against GroupLens' published <archive>.md5
 MARKER = ".complete"  # written into a dataset folder once it is fully extracted
 CHUNK = 1 << 20
-TIMEOUT_S = 60  # longest single wait on the socket (connect, headers, one read)
 DEADLINE_S = 3 * 3600.0  # a whole download: 1 GB at ~100 kB/s; ml-25m (262 MB) needs 25 kB/s
-STALL_S = 60.0  # the stall detector's window
+STALL_S = 60.0  # the stall detector's window, and the longest single wait on the socket
+TIMEOUT_S = STALL_S  # the former name of the socket wait
 MIN_RATE = 1024  # bytes/s a download must average over every stall window
 DEADLINE_ENV, STALL_ENV = "RECLAB_DOWNLOAD_DEADLINE_S", "RECLAB_DOWNLOAD_STALL_S"
 MAX_ARCHIVE_BYTES = 2 << 30  # the largest GroupLens archive, ml-25m, has 262 MB
@@ -192,7 +193,7 @@ def _foreign(folder: Path) -> Exception:
         entries = sorted(p.name for p in folder.iterdir())
         held = (f"it holds {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: "
                 f"{', '.join(entries[:5])}{', ...' if len(entries) > 5 else ''}" if entries else "it is empty")
-        what = f"is a folder reclab did not finish writing (it has no {MARKER} marker; {held})"
+        what = f"is a folder reclab did not write (it has no {MARKER} marker; {held})"
     else:
         what = "is a file, not a dataset folder reclab wrote"
     return FileExistsError(
@@ -239,13 +240,15 @@ def _base_url(base_url: str | None) -> str:
     if not isinstance(base_url, str):
         raise TypeError(f"base_url={base_url!r} is not a string; pass e.g. 'https://host/path/'.")
     parts = urllib.parse.urlsplit(base_url)
-    if not parts.scheme or re.fullmatch(r"[A-Za-z]", parts.scheme) or "://" not in base_url:
+    scheme = parts.scheme.lower()
+    # "host:8000/x" parses with scheme "host" and "C:\\data" with scheme "c": neither is a URL
+    if not scheme or len(scheme) == 1 or (scheme not in SCHEMES and "://" not in base_url):
         raise ValueError(f"base_url={base_url!r} has no scheme, so it is not a URL; write it as "
                          "http://host/path/, https://host/path/ or file:///path/.")
-    if parts.scheme.lower() not in SCHEMES:
+    if scheme not in SCHEMES:
         raise ValueError(f"base_url={base_url!r} uses the scheme {parts.scheme!r}; reclab downloads "
                          f"over {', '.join(s + '://' for s in SCHEMES)} only.")
-    if parts.scheme.lower() != "file" and not parts.hostname:
+    if scheme != "file" and not parts.hostname:
         raise ValueError(f"base_url={base_url!r} names no host; write it as {parts.scheme}://host/path/.")
     return base_url
 
@@ -257,8 +260,11 @@ class _Limits:
 
     @property
     def socket_s(self) -> float:
-        """How long one blocking socket call may wait: never longer than a window or the deadline."""
-        return min(TIMEOUT_S, self.stall_s, self.deadline_s)
+        """How long one blocking socket call may wait: a stall window, or the deadline if sooner.
+
+        A socket that timed out cannot be read again, so one silent window ends the download."""
+        wait = min(self.stall_s, self.deadline_s)
+        return None if math.isinf(wait) else wait
 
 
 class _Transfer:
@@ -304,8 +310,8 @@ class _Transfer:
     def _broke_off(self, why: str) -> DownloadError:
         total = "?" if self.total is None else f"{self.total:,}"
         return DownloadError(f"download of {self.url} broke off after {self.received:,} of {total} "
-                             f"bytes ({why}); the "
-                             f"partial download was discarded. Load again to retry. {self.advice}")
+                             f"bytes ({why}); the partial download was discarded. Load again to retry. "
+                             f"{self.advice}")
 
     def _check(self, now: float) -> None:
         deadline, stall = self.limits.deadline_s, self.limits.stall_s
