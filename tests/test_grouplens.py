@@ -120,8 +120,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+def server(loopback):
+    httpd = http.server.ThreadingHTTPServer((loopback, 0), Handler)
     httpd.handle_error = lambda request, address: None  # keep deliberate failures out of the output
     httpd.files, httpd.hits = {}, []
     thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
@@ -138,11 +138,13 @@ def serve(httpd, tmp_path: Path, size: str) -> str:
     return digest
 
 
-def closed_port_url() -> str:
+@pytest.fixture
+def closed_port_url(loopback):
+    """A URL on loopback where nothing listens."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
+    return f"http://{loopback}:{port}/"
 
 
 @pytest.fixture
@@ -236,23 +238,26 @@ def test_second_fetch_uses_the_cache_without_network(server, tmp_path, cache):
     assert again == first and len(server.hits) == 1
 
 
-def test_archive_placed_by_hand_is_verified_and_used_offline(tmp_path, cache):
+def test_archive_placed_by_hand_is_verified_and_used_offline(tmp_path, cache, closed_port_url):
     archive, digest = make_zip(tmp_path / "srv", "1m")
     shutil.copy(archive, cache)
-    folder = grouplens.fetch("1m", cache_dir=cache, base_url=closed_port_url(), checksum=digest)
+    folder = grouplens.fetch("1m", cache_dir=cache, base_url=closed_port_url, checksum=digest)
     assert (folder / "users.dat").is_file()
-    shutil.rmtree(folder)  # the archive alone is used again; a wrong one is refused and deleted
+    shutil.rmtree(folder)  # the archive alone is used again; a wrong one is refused and kept
     with pytest.raises(ValueError, match=f"expected SHA-256 {'0' * 64}, got {digest}"):
-        grouplens.fetch("1m", cache_dir=cache, base_url=closed_port_url(), checksum="0" * 64)
-    assert leftovers(cache) == []
+        grouplens.fetch("1m", cache_dir=cache, base_url=closed_port_url, checksum="0" * 64)
+    assert leftovers(cache) == ["ml-1m.zip"]
+    assert (cache / "ml-1m.zip").read_bytes() == archive.read_bytes()
 
 
-def test_unmarked_folder_is_replaced(server, tmp_path, cache):
+def test_unmarked_folder_is_refused_and_kept(server, tmp_path, cache):
     digest = serve(server, tmp_path, "100k")
     (cache / "ml-100k").mkdir()
     (cache / "ml-100k" / "u.data").write_text("half-extracted")
-    folder = grouplens.fetch("100k", cache_dir=cache, base_url=server.url(), checksum=digest)
-    assert (folder / "u.data").read_text() == ML100K["u.data"]
+    with pytest.raises(FileExistsError, match=re.escape(f"{cache / 'ml-100k'} is a folder reclab did not")):
+        grouplens.fetch("100k", cache_dir=cache, base_url=server.url(), checksum=digest)
+    assert (cache / "ml-100k" / "u.data").read_text() == "half-extracted"
+    assert leftovers(cache) == ["ml-100k"] and server.hits == []
 
 
 # ------------------------------------------------------------------------------- failures
@@ -321,8 +326,8 @@ def test_exception_while_writing_removes_the_part_file(server, tmp_path, cache, 
     assert leftovers(cache) == []
 
 
-def test_unreachable_server_says_offline_and_names_the_fix(cache):
-    url = closed_port_url()
+def test_unreachable_server_says_offline_and_names_the_fix(cache, closed_port_url):
+    url = closed_port_url
     with pytest.raises(ConnectionError) as caught:
         grouplens.fetch("100k", cache_dir=cache, base_url=url, checksum="0" * 64)
     message = str(caught.value)

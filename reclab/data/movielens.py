@@ -40,9 +40,20 @@ def cache_folder(path: str | os.PathLike | None = None) -> Path:
     else:
         origin = "cache_dir"
     if path is None:
-        DEFAULT_CACHE.mkdir(parents=True, exist_ok=True)
+        try:
+            DEFAULT_CACHE.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise PermissionError(
+                f"the default cache folder {DEFAULT_CACHE} cannot be created ({error.strerror or error}); "
+                f"pass cache_dir= or set ${CACHE_ENV} to a writable folder."
+            ) from error
         return DEFAULT_CACHE
     folder = Path(path).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(
+            f"{origin}={str(path)!r} is a file, not a folder. Pass a folder "
+            f"(or leave {origin} unset to use the default {DEFAULT_CACHE})."
+        )
     if not folder.is_dir():
         raise FileNotFoundError(
             f"{origin}={str(path)!r} is not an existing folder. Create it (mkdir -p {path}) "
@@ -67,6 +78,8 @@ def load_movielens(
     cache_dir: str | os.PathLike | None = None,
     base_url: str | None = None,
     checksum: str | None = None,
+    deadline_s: float | None = None,
+    stall_s: float | None = None,
 ) -> Interactions:
     """Load a MovieLens dataset as `Interactions`.
 
@@ -80,6 +93,10 @@ def load_movielens(
     base_url : where the archives are served (tests point it at a local server).
     checksum : override the pinned checksum (hex MD5/SHA-256), or "md5-file" to check against the
         ``<archive>.md5`` GroupLens publishes beside each archive.
+    deadline_s : seconds a download may take in all (default ``$RECLAB_DOWNLOAD_DEADLINE_S``, else
+        3 h); ``math.inf`` for none.
+    stall_s : a download averaging under 1 kB/s over this many seconds is ended as stalled (default
+        ``$RECLAB_DOWNLOAD_STALL_S``, else 60 s). See `reclab.data.grouplens.fetch`.
 
     Examples
     --------
@@ -108,7 +125,8 @@ def load_movielens(
             )
     from . import grouplens
 
-    folder = grouplens.fetch(size, cache_dir=cache_folder(cache_dir), base_url=base_url, checksum=checksum)
+    folder = grouplens.fetch(size, cache_dir=cache_folder(cache_dir), base_url=base_url, checksum=checksum,
+                             deadline_s=deadline_s, stall_s=stall_s)
     ratings, items, users = grouplens.read(size, folder)
     return Interactions.from_frames(
         ratings, items, users, name=f"ml-{size}", source=f"GroupLens download ({folder.name})"
