@@ -1,7 +1,9 @@
 """`evaluate`: the course's evaluation protocol, one vectorised pass over batches of users.
 
-Default protocol (DESIGN.md): rank the **full catalogue** for each user, mask the items the user
-already has (train for validation; train + validation for test), and score the held-out items.
+Default protocol: rank the **full catalogue** for each user, scored from what the user has done
+before the held-out part (``split.history(part)``: train for validation, train + validation for
+test) with those items masked, and score the held-out items; every mean over users comes with a
+95% bootstrap interval, and `compare` pairs models user by user.
 
 The sampled mode ranks each user's held-out items among ``sampled`` random negatives instead, as
 many papers did. It is here to show why not to: sampled metrics are inconsistent with the full ones
@@ -10,6 +12,7 @@ KDD 2020).
 """
 from __future__ import annotations
 
+import inspect
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -53,10 +56,13 @@ def evaluate(
 
     Parameters
     ----------
-    model : a fitted recommender (anything with ``score(users) -> (n, n_items)``).
+    model : a fitted recommender (anything with ``score(users, history=...) -> (n, n_items)``; an
+        object whose ``score`` takes only users is scored as it is).
     split : the `Split` the model was trained on (``split.train``).
     k : cut-off(s), e.g. ``10`` or ``(5, 10, 20)``.
-    part : "test" (masks train + valid) or "valid" (masks train).
+    part : "valid" or "test". The model scores each user from ``split.history(part)`` — train
+        for "valid", train + valid for "test" — and those items are masked; so one fit serves
+        both parts, and no model can see the item it is evaluated on.
     metrics : names among HR, NDCG, MRR, MAP, Precision, Recall, AUC and, for full ranking,
         Coverage, Novelty, Gini, Diversity (genre-based intra-list diversity).
     sampled : None for full ranking; n to rank held-out items among n sampled negatives.
@@ -87,8 +93,126 @@ def evaluate(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def _score_fn(model, history: Interactions):
+    """``users -> scores`` for ``model``, passing ``history=`` when its ``score`` takes it.
+
+    Every reclab model does; a hand-made object with only ``score(users)`` is scored as it is.
+    """
+    try:
+        params = inspect.signature(model.score).parameters
+    except (TypeError, ValueError):
+        params = {}
+    takes = "history" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return (lambda users: model.score(users, history=history)) if takes else model.score
+
+
+def _check_ks(k) -> list[int]:
+    ks = sorted({k} if np.ndim(k) == 0 else set(k))
+    if not ks or any(not isinstance(x, (int, np.integer)) or isinstance(x, bool) or x < 1 for x in ks):
+        raise ValueError(f"k={k!r} must be a positive int or a sequence of them, e.g. 10 or (5, 10, 20).")
+    return [int(x) for x in ks]
+
+
+class Evaluator:
+    """One held-out part, prepared once: masks, relevant items and users; then any model, any epoch.
+
+    `evaluate` builds one per call; a model's fit builds one for its validation metric and calls
+    it every epoch, so the masking and ranking of early stopping are those of the final table.
+
+    Parameters
+    ----------
+    history : what is known before the held-out part (``split.history(part)``): models score
+        from it and, with ``exclude_seen``, its items are masked from the ranking.
+    target : the held-out interactions (``split.valid`` or ``split.test``).
+    k : cut-off(s).
+    metrics : names among HR, NDCG, MRR, MAP, Precision, Recall, AUC, Coverage, Novelty, Gini,
+        Diversity.
+    train : the training data, for the catalogue statistics (Novelty counts its users per item;
+        the popularity sampler its popularity); default ``history``.
+    exclude_seen, batch_size : as in `evaluate`.
+
+    Examples
+    --------
+    >>> valid_ndcg = Evaluator(split.train, split.valid, k=10, metrics=("NDCG",))   # doctest: +SKIP
+    >>> valid_ndcg(model)                          # mean NDCG@10 on the validation part   # doctest: +SKIP
+    """
+
+    def __init__(self, history: Interactions, target: Interactions, *, k: int | Sequence[int] = 10,
+                 metrics: Iterable[str] = ("NDCG",), train: Interactions | None = None,
+                 exclude_seen: bool = True, batch_size: int = 1024):
+        for name, value in (("history", history), ("target", target)):
+            if not isinstance(value, Interactions):
+                raise TypeError(f"{name} must be an Interactions (e.g. split.history('test')), got {type(value).__name__}.")
+        history.check_same_ids(target, "target")
+        self.ks = _check_ks(k)
+        self.metrics = list(metrics)
+        unknown = [m for m in self.metrics if m not in RANKING and m not in BEYOND and m != "AUC"]
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; choose from {list(RANKING) + ['AUC'] + list(BEYOND)}.")
+        self.n_items = history.n_items
+        if max(self.ks) > self.n_items:
+            raise ValueError(f"k={max(self.ks)} is larger than the catalogue ({self.n_items} items); "
+                             f"use k <= {self.n_items}.")
+        if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
+            raise ValueError(f"batch_size={batch_size!r} must be a positive int, e.g. 1024.")
+        self.history, self.target, self.train = history, target, history if train is None else train
+        self.exclude_seen, self.batch_size = exclude_seen, int(batch_size)
+        self.mask = history.binary()
+        relevant = target.to_csr("binary")
+        if exclude_seen:
+            relevant = (relevant - relevant.multiply(self.mask)).tocsr()
+        relevant.eliminate_zeros()
+        self.relevant = relevant
+        self.users = np.flatnonzero(np.diff(relevant.indptr) > 0)
+        if len(self.users) == 0:
+            raise ValueError(f"{target.name} has no held-out item to evaluate (after masking each user's history).")
+
+    def run(self, model, *, sampled: int | None = None, sampler: str = "uniform", seed: int = 0):
+        """Score ``model`` on every evaluated user: ``(per_user, topk)``.
+
+        ``per_user`` maps (metric, k) — (metric, None) for AUC — to a (n_users,) array aligned on
+        ``self.users`` (NaN where undefined); ``topk`` is the (n_users, max k) array of lists.
+        Hits are found once per batch, at the largest k, and every (metric, k) is read off them.
+        """
+        score = _score_fn(model, self.history)
+        ranking = [m for m in self.metrics if m in RANKING]
+        kmax = max(self.ks)
+        rng = np.random.default_rng(seed)
+        popularity = np.asarray(self.train.binary().sum(axis=0)).ravel() + 1.0 if sampled else None
+        values = {(m, kk): [] for m in ranking for kk in self.ks}
+        auc, lists = [], []
+        for start in range(0, len(self.users), self.batch_size):
+            batch = self.users[start: start + self.batch_size]
+            scores = np.asarray(score(batch), dtype=np.float32)
+            rel = self.relevant[batch]
+            masked = self.mask[batch].toarray().astype(bool) if self.exclude_seen else np.zeros(scores.shape, bool)
+            if sampled is not None:
+                masked |= ~_candidates(rel, masked, sampled, sampler, popularity, rng)
+            if "AUC" in self.metrics:
+                auc.append(M.auc(scores, rel, exclude=masked))
+            items, _ = M.top_k(scores, kmax, exclude=masked)
+            lists.append(items)
+            _, hits, n_rel = M._hits(items, rel, kmax)
+            for (m, kk), out in values.items():
+                out.append(M.FROM_HITS[m](hits[:, :kk], n_rel, kk))
+        per_user = {key: np.concatenate(v) for key, v in values.items()}
+        if auc:
+            per_user[("AUC", None)] = np.concatenate(auc)
+        return per_user, np.concatenate(lists)
+
+    def __call__(self, model, metric: str | None = None, k: int | None = None) -> float:
+        """The mean of one metric over the evaluated users (default: the first metric, the first k)."""
+        metric = metric or self.metrics[0]
+        k = k or self.ks[0]
+        if metric not in RANKING:
+            raise ValueError(f"metric={metric!r}: an Evaluator called as a function gives a ranking metric "
+                             f"({', '.join(RANKING)}); use run() for the others.")
+        per_user, _ = self.run(model)
+        return float(np.nanmean(per_user[(metric, k)]))
+
+
 def _evaluate(model, split, k, *, part, metrics, sampled, sampler, exclude_seen, seed, batch_size, name,
-              ci, n_boot):
+              ci, n_boot, evaluator=None):
     """`evaluate`'s work: the table rows and the per-user values behind them.
 
     The per-user values, ``{(metric, k): (n_users,) array}`` aligned on the evaluated users (NaN
@@ -96,55 +220,18 @@ def _evaluate(model, split, k, *, part, metrics, sampled, sampler, exclude_seen,
     """
     if part not in ("valid", "test"):
         raise ValueError(f"part={part!r} is not supported; use 'valid' or 'test'.")
-    ks = sorted({k} if np.ndim(k) == 0 else set(k))
-    if not ks or any(not isinstance(x, (int, np.integer)) or x < 1 for x in ks):
-        raise ValueError(f"k={k!r} must be a positive int or a sequence of them, e.g. 10 or (5, 10, 20).")
-    metrics = list(metrics)
-    unknown = [m for m in metrics if m not in RANKING and m not in BEYOND and m != "AUC"]
-    if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; choose from {list(RANKING) + ['AUC'] + list(BEYOND)}.")
     if sampled is not None and not (isinstance(sampled, (int, np.integer)) and sampled >= 1):
         raise ValueError(f"sampled={sampled!r} must be None (full ranking) or a positive number of negatives.")
     if sampler not in ("uniform", "popularity"):
         raise ValueError(f"sampler={sampler!r} is not supported; use 'uniform' or 'popularity'.")
+    metrics = list(metrics)
     if sampled is not None:
         metrics = [m for m in metrics if m not in BEYOND]  # catalogue metrics need the full ranking
-    n_items = split.train.n_items
-    if max(ks) > n_items:
-        raise ValueError(f"k={max(ks)} is larger than the catalogue ({n_items} items); use k <= {n_items}.")
-
-    target = getattr(split, part)
-    train_binary = split.train.to_csr("binary")
-    history = train_binary
-    if part == "test":
-        history = history + split.valid.to_csr("binary")
-    history = (history > 0).astype(np.float32).tocsr()
-    relevant = target.to_csr("binary")
-    if exclude_seen:
-        relevant = (relevant - relevant.multiply(history)).tocsr()
-    relevant.eliminate_zeros()
-    users = np.flatnonzero(np.diff(relevant.indptr) > 0)
-    if len(users) == 0:
-        raise ValueError(f"split.{part} has no held-out item to evaluate (after masking each user's history).")
-
-    rng = np.random.default_rng(seed)
-    popularity = np.asarray(train_binary.sum(axis=0)).ravel() + 1.0
-    per_user = {(m, kk): [] for m in metrics if m in RANKING for kk in ks}
-    auc_values, lists = [], []
-    kmax = max(ks)
-    for start in range(0, len(users), batch_size):
-        batch = users[start: start + batch_size]
-        scores = np.asarray(model.score(batch), dtype=np.float32)
-        rel = relevant[batch]
-        masked = history[batch].toarray().astype(bool) if exclude_seen else np.zeros(scores.shape, bool)
-        if sampled is not None:
-            masked |= ~_candidates(rel, masked, sampled, sampler, popularity, rng)
-        if "AUC" in metrics:
-            auc_values.append(M.auc(scores, rel, exclude=masked))
-        items, _ = M.top_k(scores, kmax, exclude=masked)
-        lists.append(items)
-        for (m, kk), values in per_user.items():
-            values.append(RANKING[m](items, rel, kk))
+    if evaluator is None:
+        evaluator = Evaluator(split.history(part), getattr(split, part), k=k, metrics=metrics, train=split.train,
+                              exclude_seen=exclude_seen, batch_size=batch_size)
+    ks, users, n_items = evaluator.ks, evaluator.users, evaluator.n_items
+    per_user, topk = evaluator.run(model, sampled=sampled, sampler=sampler, seed=seed)
 
     protocol = "full" if sampled is None else f"sampled ({sampled} {sampler} negatives)"
     label = name or type(model).__name__
@@ -160,12 +247,12 @@ def _evaluate(model, split, k, *, part, metrics, sampled, sampler, exclude_seen,
         add(metric, kk, np.nanmean(values), np.isfinite(values).sum(), lo, hi)
 
     for (m, kk), values in per_user.items():
-        add_mean(m, kk, np.concatenate(values))
-    if auc_values:
-        add_mean("AUC", None, np.concatenate(auc_values))
-    topk = np.concatenate(lists)
+        if m != "AUC":
+            add_mean(m, kk, values)
+    if ("AUC", None) in per_user:
+        add_mean("AUC", None, per_user[("AUC", None)])
     # novelty's self-information counts the *users* who had each item, not its ratings
-    users_per_item = np.asarray(train_binary.sum(axis=0)).ravel()
+    users_per_item = np.asarray(split.train.binary().sum(axis=0)).ravel()
     for kk in ks:
         if "Coverage" in metrics:
             add("Coverage", kk, M.coverage(topk, n_items, kk), len(users))
@@ -249,9 +336,14 @@ def compare(
         raise TypeError(f"compare() got unexpected keyword argument(s) {sorted(unknown)}; "
                         f"it takes evaluate's options {sorted(options)}.")
     options.update(kwargs)
+    if options["part"] not in ("valid", "test"):
+        raise ValueError(f"part={options['part']!r} is not supported; use 'valid' or 'test'.")
+    metrics = [m for m in options["metrics"] if options["sampled"] is None or m not in BEYOND]
+    shared = Evaluator(split.history(options["part"]), getattr(split, options["part"]), k=ks, metrics=metrics,
+                       train=split.train, exclude_seen=options["exclude_seen"], batch_size=options["batch_size"])
     tables, per_user = [], {}
     for name, model in models.items():
-        rows, values = _evaluate(model, split, ks, name=name, **options)
+        rows, values = _evaluate(model, split, ks, name=name, evaluator=shared, **options)
         tables.append(pd.DataFrame(rows, columns=COLUMNS))
         per_user[name] = values
     table = pd.concat(tables, ignore_index=True)

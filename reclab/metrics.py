@@ -198,7 +198,10 @@ def precision_at_k(topk: ArrayLike, relevant: Relevant, k: int) -> np.ndarray:
     >>> precision_at_k(np.array([[3, 1, 2]]), [np.array([2, 5])], 2)
     array([0.])
     """
-    _, hits, n_rel = _hits(topk, relevant, k)
+    return _precision(*_hits(topk, relevant, k)[1:], k)
+
+
+def _precision(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return _undefined(hits.sum(axis=1) / k, n_rel)
 
 
@@ -211,7 +214,10 @@ def recall_at_k(topk: ArrayLike, relevant: Relevant, k: int, capped: bool = Fals
     >>> recall_at_k(np.array([[3, 2, 1]]), [np.array([2, 5])], 2)
     array([0.5])
     """
-    _, hits, n_rel = _hits(topk, relevant, k)
+    return _recall(*_hits(topk, relevant, k)[1:], k, capped)
+
+
+def _recall(hits: np.ndarray, n_rel: np.ndarray, k: int, capped: bool = False) -> np.ndarray:
     denom = np.minimum(n_rel, k) if capped else n_rel
     with np.errstate(invalid="ignore", divide="ignore"):
         return _undefined(hits.sum(axis=1) / denom, n_rel)
@@ -236,7 +242,10 @@ def hit_rate_at_k(topk: ArrayLike, relevant: Relevant, k: int) -> np.ndarray:
     >>> hit_rate_at_k(np.array([[3, 2], [0, 1]]), [[2], [5]], 2)
     array([1., 0.])
     """
-    _, hits, n_rel = _hits(topk, relevant, k)
+    return _hit_rate(*_hits(topk, relevant, k)[1:], k)
+
+
+def _hit_rate(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     return _undefined(hits.any(axis=1), n_rel)
 
 
@@ -249,7 +258,10 @@ def ndcg_at_k(topk: ArrayLike, relevant: Relevant, k: int) -> np.ndarray:
     >>> ndcg_at_k(np.array([[7, 3]]), [[3]], 2)  # (1/log2(3)) / 1
     array([0.63092975])
     """
-    _, hits, n_rel = _hits(topk, relevant, k)
+    return _ndcg(*_hits(topk, relevant, k)[1:], k)
+
+
+def _ndcg(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     disc = 1.0 / np.log2(np.arange(2, k + 2))
     ideal = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(n_rel, k).astype(int)]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -262,7 +274,10 @@ def mrr_at_k(topk: ArrayLike, relevant: Relevant, k: int) -> np.ndarray:
     >>> mrr_at_k(np.array([[7, 3, 4]]), [[3, 4]], 3)
     array([0.5])
     """
-    _, hits, n_rel = _hits(topk, relevant, k)
+    return _mrr(*_hits(topk, relevant, k)[1:], k)
+
+
+def _mrr(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     rr = np.where(hits.any(axis=1), 1.0 / (hits.argmax(axis=1) + 1), 0.0)
     return _undefined(rr, n_rel)
 
@@ -276,7 +291,10 @@ def map_at_k(topk: ArrayLike, relevant: Relevant, k: int) -> np.ndarray:
     >>> map_at_k(np.array([[3, 7, 4]]), [[3, 4]], 3)  # (1/1 + 2/3) / 2
     array([0.83333333])
     """
-    _, hits, n_rel = _hits(topk, relevant, k)
+    return _map(*_hits(topk, relevant, k)[1:], k)
+
+
+def _map(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
     prec = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return _undefined((prec * hits).sum(axis=1) / np.minimum(n_rel, k), n_rel)
@@ -462,3 +480,8 @@ def diversity(topk: ArrayLike, item_features: ArrayLike | sp.spmatrix, k: int | 
     pairs = m * (m - 1) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(m >= 2, 1 - (sq - self_sim) / 2 / pairs, np.nan)
+
+
+# the per-user metrics of a (n_users, k) hit matrix: `reclab.evaluation` finds the hits of a batch
+# once at the largest k and slices them for each (metric, k)
+FROM_HITS = {"HR": _hit_rate, "NDCG": _ndcg, "MRR": _mrr, "MAP": _map, "Precision": _precision, "Recall": _recall}

@@ -331,8 +331,9 @@ def _progress(epochs: range, show: bool, label: str):
 def validation_ndcg(model, train, valid, *, k: int = 10, users: np.ndarray | None = None) -> float:
     """NDCG@k of ``model.score`` on ``valid``, ranking the full catalogue with ``train`` masked.
 
-    A quick stand-in for ``evaluate(model, split, part="valid")`` to pass as ``validate`` while the
-    model is being fitted (the recommender's scoring reads its current net).
+    ``evaluate(model, split, part="valid")``'s NDCG, as one call. A fit that validates every epoch
+    should build one `reclab.evaluation.Evaluator` and call it instead: this function prepares the
+    masks anew each time.
 
     Parameters
     ----------
@@ -346,19 +347,9 @@ def validation_ndcg(model, train, valid, *, k: int = 10, users: np.ndarray | Non
     >>> fit_net(net, batches, n_epochs=50, patience=5,
     ...         validate=lambda net: validation_ndcg(model, split.train, split.valid))  # doctest: +SKIP
     """
-    from .metrics import ndcg_at_k, top_k
+    from .evaluation import Evaluator
 
-    seen = train.to_csr("binary")
-    relevant = valid.to_csr("binary")
-    relevant = (relevant - relevant.multiply(seen)).tocsr()
-    relevant.eliminate_zeros()
-    if users is None:
-        users = np.flatnonzero(np.diff(relevant.indptr) > 0)
-    if len(users) == 0:
-        raise ValueError("valid has no item that is not already in train; nothing to validate on.")
-    values = []
-    for start in range(0, len(users), 1024):
-        batch = np.asarray(users[start: start + 1024])
-        items, _ = top_k(model.score(batch), k, exclude=seen[batch])
-        values.append(ndcg_at_k(items, relevant[batch], k))
-    return float(np.nanmean(np.concatenate(values)))
+    evaluator = Evaluator(train, valid, k=k, metrics=("NDCG",))
+    if users is not None:
+        evaluator.users = np.asarray(users)
+    return evaluator(model)

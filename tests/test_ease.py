@@ -76,5 +76,5 @@ def test_contract_shapes_exclude_seen_and_save_load(tiny, tmp_path):
 
 @pytest.mark.parametrize("reg", [0, -1.0, "big", True])
 def test_bad_reg_names_the_value(tiny, reg):
-    with pytest.raises(ValueError, match=rf"reg={reg!r} must be a number > 0"):
+    with pytest.raises(ValueError, match=rf"reg={reg!r} is not valid: it must be a finite number > 0"):
         EASE(reg=reg).fit(tiny.train)

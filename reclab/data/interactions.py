@@ -7,7 +7,9 @@ GroupLens download, synthetic data — normalises to it, and every part of a spl
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -134,6 +136,54 @@ class Interactions:
         """
         return replace(self, ratings=ratings.reset_index(drop=True), name=name or self.name)
 
+    def then(self, later: "Interactions", name: str | None = None) -> "Interactions":
+        """This history followed by ``later`` (e.g. train then valid): one `Interactions`.
+
+        Rows of ``later`` come after this one's, so at equal timestamps they count as later in
+        `time_order` — what a user did in the validation part happened after their training part.
+        """
+        self.check_same_ids(later, "later")
+        return self.with_ratings(pd.concat([self.ratings, later.ratings], ignore_index=True), name=name)
+
+    def check_same_ids(self, other: "Interactions", name: str = "other") -> None:
+        """TypeError / ValueError unless ``other`` is an `Interactions` on these users, items and ids.
+
+        Two parts of one split pass; data from another dataset, or the same sizes with other raw
+        ids, do not: their rows would mean other people and other items.
+        """
+        if not isinstance(other, Interactions):
+            raise TypeError(f"{name} must be an Interactions (e.g. split.{name}), got {type(other).__name__}.")
+        if other.n_items != self.n_items or other.n_users != self.n_users:
+            raise ValueError(
+                f"{name} has {other.n_users} users and {other.n_items} items but train has {self.n_users} and "
+                f"{self.n_items}; pass parts of the same split (split.train, split.{name})."
+            )
+        for what in ("user", "item"):
+            mine, theirs = getattr(self, f"{what}_ids"), getattr(other, f"{what}_ids")
+            if mine is not theirs and not np.array_equal(np.asarray(mine), np.asarray(theirs)):
+                first = int(np.flatnonzero(np.asarray(mine) != np.asarray(theirs))[0])
+                raw = [_plain(ids[first]) for ids in (theirs, mine)]
+                raise ValueError(
+                    f"{name} and train index different {what}s: {what} index {first} is {what}_id {raw[0]!r} in "
+                    f"{name} but {raw[1]!r} in train; pass parts of the same split (split.train, split.{name})."
+                )
+
+    def view(self, key: str, build: Callable[["Interactions"], Any]) -> Any:
+        """``build(self)``, computed once per `Interactions` object and kept while it lives.
+
+        Models score many batches from one history; its binary matrix or its sequences are built
+        on the first call only. ``key`` names the view (e.g. "binary"); a view must not be
+        modified, since every later caller gets the same object.
+        """
+        views = _VIEWS.setdefault(self, {})
+        if key not in views:
+            views[key] = build(self)
+        return views[key]
+
+    def binary(self) -> sp.csr_matrix:
+        """``to_csr("binary")``, built once (a shared view: do not modify it)."""
+        return self.view("binary", lambda d: d.to_csr("binary"))
+
     # ------------------------------------------------------------------ sizes and ids
     @property
     def n_users(self) -> int:
@@ -211,6 +261,9 @@ class Interactions:
     def user_counts(self) -> np.ndarray:
         """Number of ratings per user, shape (n_users,)."""
         return np.bincount(self.ratings["user"].to_numpy(), minlength=self.n_users)
+
+
+_VIEWS: "weakref.WeakKeyDictionary[Interactions, dict[str, Any]]" = weakref.WeakKeyDictionary()
 
 
 def _ids(seen_rows: np.ndarray, table: pd.DataFrame | None, id_col: str, table_name: str):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,25 @@ class Split:
     valid: Interactions
     test: Interactions
     how: str = ""
+
+    def history(self, part: str) -> Interactions:
+        """What is known before ``part``: ``train`` for "valid", train then valid for "test".
+
+        This is the history a model scores from when it is evaluated on ``part`` (`reclab.evaluate`
+        passes it), and what is masked in its ranking. One fit serves both parts: scored on valid,
+        a model cannot have seen the validation item, and scored on test it knows it, as every
+        model does, whatever its kind. The same object is returned on every call.
+        """
+        if part == "valid":
+            return self.train
+        if part == "test":
+            return self._train_valid
+        raise ValueError(f"part={part!r} has no history here; use 'valid' (history = train) or 'test' "
+                         "(history = train + valid).")
+
+    @cached_property
+    def _train_valid(self) -> Interactions:
+        return self.train.then(self.valid, name=f"{self.train.name.rsplit('/', 1)[0]}/train+valid")
 
     def summary(self) -> pd.DataFrame:
         """Ratings, users and items per part, as a small table."""

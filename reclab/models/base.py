@@ -1,42 +1,47 @@
-"""The recommender contract every model in reclab follows (after scikit-learn and `implicit`).
+"""The recommender contract every model in reclab follows (after scikit-learn, `implicit` and LensKit).
 
-- ``__init__`` takes keyword-only arguments and only stores them;
-- ``fit(train, valid=None) -> self`` learns; learned state ends in ``_``;
-- ``score(users) -> (len(users), n_items)`` float array: higher means recommend sooner
-  (``score([])`` is an empty (0, n_items) float32 array);
-- ``recommend(users, k=10, exclude_seen=True) -> (items, scores)``: 1-D for one user, 2-D for many
-  (``recommend([])`` gives two empty (0, k) arrays);
+- ``__init__`` takes keyword-only arguments and only stores them; numeric parameters accept numpy
+  scalars wherever a Python int or float is accepted;
+- ``fit(train, *, valid=None) -> self`` learns from ``train`` alone; ``valid`` serves early
+  stopping and model selection, nothing else. Learned state ends in ``_``;
+- ``score(users, *, history=None) -> (len(users), n_items)`` float32 array, higher means recommend
+  sooner, scored from ``history``: an `Interactions` on the model's ids holding what each user has
+  done (default: the ``train`` the model was fitted on). ``score([])`` is a (0, n_items) array;
+- ``recommend(users, k=10, *, history=None, exclude_seen=True) -> (items, scores)``: 1-D for one
+  user, 2-D for many; ``exclude_seen`` masks the items of ``history``;
 - ``similar_items(items, k=10) -> (items, scores)`` by cosine similarity of item vectors;
 - ``save(path)`` / ``Class.load(path)``: parameters and arrays only, in a NumPy ``.npz`` file read
-  with ``allow_pickle=False`` — loading never unpickles arbitrary objects. A file that is
-  truncated, not written by `save`, of another class, or missing or mis-shaping an array is refused
-  with a ValueError naming the path (each class declares the shapes of its arrays in ``_shapes``).
+  with ``allow_pickle=False`` — loading never unpickles arbitrary objects. The training ratings are
+  saved too: they are the default history. A file that is truncated, not written by `save`, of
+  another class, or missing or mis-shaping an array is refused with a ValueError naming the path
+  (each class declares the shapes of its arrays in ``_shapes``).
 
-``fit`` refuses a ``valid`` that is not a part of the same data as ``train`` (other users, items or
-ids): its pairs would mean other people and other items.
+**Learning is apart from history** (as implicit's ``recommend(userid, user_items, ...)`` and
+LensKit's queries): ``split.history(part)`` is what is known before a part — train for "valid",
+train + valid for "test" — and `reclab.evaluate` passes it, so one fit serves both parts and the
+validation item can never leak into its own evaluation. Models that score from a history (kNN,
+EASE, content, Markov chain, the sequence models, Hybrid) read it directly; models with a learned
+vector per user fold the history in (ALS: one least-squares solve per user; the gradient-trained
+ones: a few steps on the user's vector with the items frozen), so every model gets the same
+information. The same call serves a newcomer, a real-time event or a request to a service.
 
-Numeric parameters accept numpy scalars wherever a Python int or float is accepted.
+``fit`` refuses a ``valid`` (and ``score`` a ``history``) that is not on the same data as
+``train`` (other users, items or ids): its rows would mean other people and other items.
 
-Subclasses implement ``_fit(train, valid)`` and ``_score(users)`` (users already checked), and
-``_item_vectors()`` when items have a representation. Users and items are 0-based indices of the
-`Interactions` the model was fitted on.
-
-**What ``valid`` is for.** Every model learns its parameters from ``train`` alone. ``valid`` serves
-early stopping (the torch models) and, for the models that score a user *from their history* at
-prediction time (ItemKNN, UserKNN, EASE, ContentBased, MarkovChain, GRU4Rec, SASRec, BERT4Rec),
-it also joins that history: the test item comes after the validation item, so at test time the
-validation item is known, and the sequence models' papers feed it in. Models with a learned vector
-per user (FunkSVD, BPR, ALS, GMF, ...) cannot take it in without refitting. Such a history model,
-fitted with ``valid``, must not be evaluated on ``part="valid"``: it would see the answer. Tune it
-fitted on train alone, then refit with ``valid`` for the test.
+Subclasses implement ``_fit(train, valid)`` and ``_score(users, history)`` (users and history
+already checked) and ``_item_vectors()`` when items have a representation. Users and items are
+0-based indices of the `Interactions` the model was fitted on.
 """
 from __future__ import annotations
 
 import inspect
 import json
+import numbers
 import os
+import weakref
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,31 +56,24 @@ def check_same_data(train: Interactions, valid: Interactions, name: str = "valid
     """TypeError / ValueError unless ``valid`` is an `Interactions` on train's users, items and ids."""
     if not isinstance(valid, Interactions):
         raise TypeError(f"{name} must be an Interactions (e.g. split.{name}), got {type(valid).__name__}.")
-    if valid.n_items != train.n_items or valid.n_users != train.n_users:
-        raise ValueError(
-            f"{name} has {valid.n_users} users and {valid.n_items} items but train has {train.n_users} and "
-            f"{train.n_items}; pass parts of the same split (split.train, split.{name})."
-        )
-    for what in ("user", "item"):
-        mine, theirs = getattr(train, f"{what}_ids"), getattr(valid, f"{what}_ids")
-        if mine is not theirs and not np.array_equal(np.asarray(mine), np.asarray(theirs)):
-            first = int(np.flatnonzero(np.asarray(mine) != np.asarray(theirs))[0])
-            raw = [_plain(ids[first]) for ids in (theirs, mine)]
-            raise ValueError(
-                f"{name} and train index different {what}s: {what} index {first} is {what}_id {raw[0]!r} in "
-                f"{name} but {raw[1]!r} in train; pass parts of the same split (split.train, split.{name})."
-            )
-
-
-def _plain(value):
-    """np.int64(7) → 7, so a message shows the id as the user wrote it."""
-    return value.item() if isinstance(value, np.generic) else value
+    train.check_same_ids(valid, name)
 
 
 def train_then_valid(train: Interactions, valid: Interactions) -> Interactions:
     """Train and valid as one history (equal timestamps keep train rows first): what is known at test time."""
     check_same_data(train, valid)
-    return train.with_ratings(pd.concat([train.ratings, valid.ratings], ignore_index=True))
+    return train.then(valid)
+
+
+def changed_users(train: Interactions, history: Interactions) -> np.ndarray:
+    """The users whose ratings in ``history`` differ from those in ``train`` (sorted indices).
+
+    A factor model folds in exactly these users; the others keep the vectors learned in training.
+    """
+    if history is train:
+        return np.zeros(0, np.int64)
+    diff = abs(history.to_csr("rating") - train.to_csr("rating")) + abs(history.binary() - train.binary())
+    return np.flatnonzero(np.asarray(diff.sum(axis=1)).ravel() > 0).astype(np.int64)
 
 
 def _json_default(value):
@@ -88,10 +86,103 @@ def _json_default(value):
                     "use numbers, strings, None, or lists of them.")
 
 
+_HISTORY_COLUMNS = ("user", "item", "rating", "timestamp")
+
+
+def _history_arrays(history: Interactions) -> dict[str, np.ndarray]:
+    """The arrays that rebuild ``history`` (ratings columns and raw ids) for `Recommender.save`."""
+    def plain(ids):  # raw ids as numbers or fixed-width strings: nothing that needs pickle
+        ids = np.asarray(ids)
+        return ids.astype(str) if ids.dtype == object else ids
+
+    arrays = {f"train_.{c}": history.ratings[c].to_numpy() for c in _HISTORY_COLUMNS}
+    arrays["train_.user_ids"], arrays["train_.item_ids"] = plain(history.user_ids), plain(history.item_ids)
+    return arrays
+
+
+def _history_from_arrays(arrays: dict, n_users: int, n_items: int, name: str) -> Interactions:
+    """The training data a loaded model scores from by default (ratings and ids; no side tables)."""
+    ratings = pd.DataFrame({c: arrays[f"train_.{c}"] for c in _HISTORY_COLUMNS})
+    user_ids, item_ids = arrays["train_.user_ids"], arrays["train_.item_ids"]
+    if len(user_ids) != n_users or len(item_ids) != n_items:
+        raise ValueError(f"{len(user_ids)} user ids and {len(item_ids)} item ids for a model of "
+                         f"{n_users} users and {n_items} items")
+    items = pd.DataFrame({"item_id": item_ids})
+    return Interactions(ratings, items, None, user_ids, item_ids, name=name, source="saved with the model")
+
+
 def _saved(name: str, arrays: dict, scalars: dict) -> bool:
     """Whether `save` wrote attribute ``name``: a plain array, a sparse triple, a torch module or a scalar."""
-    return (name in arrays or name in scalars or f"{name}.indptr" in arrays
+    return (name in arrays or name in scalars or f"{name}.indptr" in arrays or f"{name}.user" in arrays
             or any(key.startswith(name + "/") for key in arrays))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one ``__init__`` argument may be; `Recommender.fit` checks every rule in ``_params``.
+
+    Build rules with `Int`, `Real`, `Choice` and `Bool` (after scikit-learn's
+    ``_parameter_constraints``): a class declares its rules once, in one table, instead of
+    hand-writing a validator. numpy scalars count as the Python numbers they are.
+    """
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    none: bool = False
+    choices: tuple = ()
+
+    def describe(self) -> str:
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "bool":
+            return "True or False"
+        what = ["an int" if self.kind == "int" else "a finite number"]
+        if self.low is not None:
+            what.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            what.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        return " ".join(what) + (", or None" if self.none else "")
+
+    def check(self, name: str, value) -> None:
+        if value is None and self.none:
+            return
+        if self.kind == "choice":
+            ok = any(value == c and type(value) is type(c) for c in self.choices)
+        elif self.kind == "bool":
+            ok = isinstance(value, (bool, np.bool_))
+        else:
+            kind = numbers.Integral if self.kind == "int" else numbers.Real
+            ok = isinstance(value, kind) and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value))
+            if ok and self.low is not None:
+                ok = value > self.low if self.low_open else value >= self.low
+            if ok and self.high is not None:
+                ok = value < self.high if self.high_open else value <= self.high
+        if not ok:
+            raise ValueError(f"{name}={value!r} is not valid: it must be {self.describe()}.")
+
+
+def Int(low: float | None = None, high: float | None = None, *, none: bool = False) -> Rule:
+    """An int (numpy ints too) in [low, high]; ``none=True`` also allows None."""
+    return Rule("int", low, high, none=none)
+
+
+def Real(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False,
+         none: bool = False) -> Rule:
+    """A finite real number in the interval; ``low_open``/``high_open`` exclude the bounds."""
+    return Rule("real", low, high, low_open, high_open, none)
+
+
+def Choice(*choices) -> Rule:
+    """One of the given values (compared with ==, of the same type)."""
+    return Rule("choice", choices=tuple(choices))
+
+
+def Bool() -> Rule:
+    """True or False."""
+    return Rule("bool")
 
 
 class NotFittedError(RuntimeError):
@@ -101,43 +192,55 @@ class NotFittedError(RuntimeError):
 class Recommender:
     """Base class: see the module docstring for the contract."""
 
-    # names of learned attributes saved by `save` (besides n_users_, n_items_ and seen_)
+    # names of learned attributes saved by `save` (besides n_users_, n_items_ and the training data)
     _state: tuple[str, ...] = ()
     # the shape `load` expects of each saved array: "U" = n_users_, "I" = n_items_, "U+1" = n_users_ + 1;
     # any other letter is a size that must agree wherever the same letter appears (e.g. "F" factors)
     _shapes: dict[str, tuple[str, ...]] = {}
-
-    def _history_with(self, train: Interactions, valid: Interactions | None) -> Interactions:
-        """What a history model scores from: train, plus valid when given (then ``seen_`` holds both)."""
-        if valid is None:
-            return train
-        known = train_then_valid(train, valid)
-        self.seen_ = known.to_csr("binary")  # recommend excludes the validation items too
-        return known
+    # the rule each __init__ argument must follow, checked by `fit` (see `Rule`)
+    _params: dict[str, Rule] = {}
 
     # ------------------------------------------------------------------ public API
-    def fit(self, train: Interactions, valid: Interactions | None = None) -> "Recommender":
-        """Learn from ``train``; ``valid`` serves early stopping and history (module docstring). Returns self."""
+    def fit(self, train: Interactions, *, valid: Interactions | None = None) -> "Recommender":
+        """Learn from ``train``; ``valid`` serves early stopping and model selection only. Returns self."""
         if not isinstance(train, Interactions):
             raise TypeError(f"train must be an Interactions (from reclab.data), got {type(train).__name__}.")
         if len(train) == 0:
             raise ValueError("train has no interactions; a recommender needs at least one to fit.")
         if valid is not None:
             check_same_data(train, valid)
+        self.check_params()
         self.n_users_, self.n_items_ = train.n_users, train.n_items
-        self.seen_ = train.to_csr("binary")
+        self.train_ = train
+        self._history_cache = weakref.WeakKeyDictionary()  # what was derived from each history
         self._fit(train, valid)
         return self
 
-    def score(self, users) -> np.ndarray:
-        """Scores of every item for ``users``: float32 array (len(users), n_items); (0, n_items) for ``[]``."""
+    @property
+    def seen_(self) -> sp.csr_matrix:
+        """The binary (n_users, n_items) matrix of the training pairs (a shared view: do not modify)."""
+        return self._fitted("train_").binary()
+
+    def score(self, users, *, history: Interactions | None = None) -> np.ndarray:
+        """Scores of every item for ``users`` from ``history`` (default: the training data).
+
+        Returns a float32 array (len(users), n_items); (0, n_items) for ``[]``.
+        """
         users = self._check_users(users)
+        history = self._check_history(history)
         if len(users) == 0:
             return np.zeros((0, self.n_items_), np.float32)
-        return np.asarray(self._score(users), dtype=np.float32).reshape(len(users), self.n_items_)
+        scores = np.asarray(self._score(users, history), dtype=np.float32)
+        if scores.shape != (len(users), self.n_items_):
+            raise RuntimeError(
+                f"{type(self).__name__}._score returned an array of shape {scores.shape} for {len(users)} users; "
+                f"it must be ({len(users)}, {self.n_items_}). This is a bug in the model, not in your input."
+            )
+        return scores
 
-    def recommend(self, users, k: int = 10, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` items and their scores; items seen in training are excluded by default.
+    def recommend(self, users, k: int = 10, *, history: Interactions | None = None,
+                  exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` items and their scores from ``history``; its items are excluded by default.
 
         Returns ``(items, scores)`` of shape (k,) for one user (an int) and (len(users), k) for
         many; ``recommend([])`` gives two empty (0, k) arrays (int64 items, float32 scores). Equal
@@ -146,17 +249,19 @@ class Recommender:
 
         Examples
         --------
-        >>> items, scores = Popularity().fit(split.train).recommend([0, 1], k=5)   # doctest: +SKIP
-        >>> items.shape
+        >>> model = EASE().fit(split.train, valid=split.valid)                       # doctest: +SKIP
+        >>> items, scores = model.recommend([0, 1], k=5, history=split.history("test"))  # doctest: +SKIP
+        >>> items.shape                                                               # doctest: +SKIP
         (2, 5)
         """
         single = np.ndim(users) == 0
         users = self._check_users(users)
         self._check_k(k, self.n_items_)
+        history = self._check_history(history)
         if len(users) == 0:
             return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
-        scores = self.score(users)
-        items, top = top_k(scores, k, exclude=self.seen_[users] if exclude_seen else None)
+        scores = self.score(users, history=history)
+        items, top = top_k(scores, k, exclude=history.binary()[users] if exclude_seen else None)
         return (items[0], top[0]) if single else (items, top)
 
     def similar_items(self, items, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -179,6 +284,19 @@ class Recommender:
         out_items, out_scores = top_k(sims, k)
         return (out_items[0], out_scores[0]) if single else (out_items, out_scores)
 
+    def _per_history(self, history: Interactions, key: str, build):
+        """``build(history)``, computed once per history object for this fit (e.g. a fold-in)."""
+        cache = self.__dict__.setdefault("_history_cache", weakref.WeakKeyDictionary())
+        views = cache.setdefault(history, {})
+        if key not in views:
+            views[key] = build(history)
+        return views[key]
+
+    def check_params(self) -> None:
+        """ValueError naming the argument, its value and the rule, for every rule in ``_params``."""
+        for name, rule in self._params.items():
+            rule.check(name, getattr(self, name))
+
     # ------------------------------------------------------------------ persistence
     def get_params(self) -> dict:
         """The keyword arguments of ``__init__`` and their current values."""
@@ -190,7 +308,9 @@ class Recommender:
         self._fitted("n_items_")
         arrays = {}
         scalars = {"n_users_": self.n_users_, "n_items_": self.n_items_}
-        for name in ("seen_",) + tuple(self._state):
+        arrays.update(_history_arrays(self.train_))
+        scalars["train_.name"] = self.train_.name
+        for name in tuple(self._state):
             value = getattr(self, name)
             if sp.issparse(value):
                 value = value.tocsr()
@@ -256,13 +376,17 @@ class Recommender:
             value = scalars.get(name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{path}: {name}={value!r} is not a positive count; the file is damaged; {redo}.")
-        missing = [name for name in ("seen_",) + tuple(cls._state) if not _saved(name, arrays, scalars)]
+        missing = [name for name in ("train_",) + tuple(cls._state) if not _saved(name, arrays, scalars)]
         if missing:
             raise ValueError(f"{path} lacks the learned state {missing} of a {cls.__name__}; the file is damaged "
                              f"or from another version of reclab; {redo}.")
         for name, value in scalars.items():
-            if not name.endswith(".shape"):
+            if "." not in name:
                 setattr(model, name, value)
+        try:
+            model.train_ = _history_from_arrays(arrays, model.n_users_, model.n_items_, scalars.get("train_.name", "train"))
+        except (KeyError, ValueError, TypeError) as error:
+            raise ValueError(f"{path}: the saved training data (train_.*) is damaged ({error}); {redo}.") from error
         sparse = {key.split(".")[0] for key in arrays if key.endswith(".indptr")}
         for name in sparse:
             try:
@@ -291,7 +415,7 @@ class Recommender:
     def _check_shapes(self, path, redo: str) -> None:
         """ValueError naming the array when a loaded array does not have the shape ``_shapes`` declares."""
         sizes = {"U": self.n_users_, "I": self.n_items_, "U+1": self.n_users_ + 1}
-        shapes = {"seen_": ("U", "I"), **self._shapes}
+        shapes = dict(self._shapes)
         for name, dims in shapes.items():
             value = getattr(self, name, None)
             shape = getattr(value, "shape", None)
@@ -314,7 +438,7 @@ class Recommender:
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         raise NotImplementedError
 
-    def _score(self, users: np.ndarray) -> np.ndarray:
+    def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
         raise NotImplementedError
 
     def _item_vectors(self):
@@ -328,6 +452,21 @@ class Recommender:
         if not hasattr(self, attribute):
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(train) first.")
         return getattr(self, attribute)
+
+    def _check_history(self, history: Interactions | None) -> Interactions:
+        """The history to score from: the training data by default, else one on the same ids."""
+        train = self._fitted("train_")
+        if history is None or history is train:
+            return train
+        if not isinstance(history, Interactions):
+            raise TypeError(f"history must be an Interactions on the model's ids (e.g. split.history('test')), "
+                            f"got {type(history).__name__}.")
+        try:
+            train.check_same_ids(history, "history")
+        except ValueError as error:
+            raise ValueError(f"{error} A history must index the users and items this model was fitted on: "
+                             "use split.history(part), or build it with train.with_ratings(...).") from None
+        return history
 
     def _check_users(self, users) -> np.ndarray:
         return self._check_ids(users, self._fitted("n_users_"), "user")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import Interactions
-from .base import Recommender
+from .base import Choice, Int, Recommender
 
 
 class Random(Recommender):
@@ -24,7 +24,9 @@ class Random(Recommender):
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         pass
 
-    def _score(self, users: np.ndarray) -> np.ndarray:
+    _params = {"seed": Int()}
+
+    def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
         return np.stack([np.random.default_rng([self.seed, int(u)]).random(self.n_items_) for u in users])
 
 
@@ -41,13 +43,14 @@ class Popularity(Recommender):
     def __init__(self, *, by: str = "users"):
         self.by = by
 
+    _params = {"by": Choice("users", "ratings")}
+
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         if self.by == "users":
             self.counts_ = np.asarray(self.seen_.sum(axis=0), dtype=np.float32).ravel()
-        elif self.by == "ratings":
-            self.counts_ = train.item_counts().astype(np.float32)
         else:
-            raise ValueError(f"by={self.by!r} is not supported; use 'users' or 'ratings'.")
+            self.counts_ = train.item_counts().astype(np.float32)
 
-    def _score(self, users: np.ndarray) -> np.ndarray:
+    def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
+        """The training counts, whatever the history: popularity is learned, not personal."""
         return np.broadcast_to(self.counts_, (len(users), self.n_items_))

@@ -18,21 +18,20 @@ MovieLens it is one of the strongest simple baselines there is.
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 import scipy.linalg
 
 from ..data import Interactions
-from .base import Recommender
+from .base import Real, Recommender
 
 
 class EASE(Recommender):
     """Embarrassingly Shallow Autoencoder (Steck, WWW 2019).
 
     ``score(u, ·) = X[u] @ B`` with ``B`` the closed-form solution in the module docstring.
-    ``B`` is learned from ``train``; after ``fit(train, valid)`` the row ``X[u]`` it is applied to
-    holds train + valid, the history known when the test item comes (see `reclab.models.base`).
+    ``B`` is learned from ``train``; the row ``X[u]`` it is applied to is the user's history given
+    at scoring time (by default the training data; ``split.history("test")`` for the test).
     Deviations from the paper: none in the model. Only the binary matrix is used (as in the
     paper's experiments), and the Gram matrix is inverted through its Cholesky factor, since
     ``XᵀX + λI`` is symmetric positive definite for ``λ > 0``. Memory and time grow as
@@ -48,12 +47,12 @@ class EASE(Recommender):
     _state = ("B_",)
     _shapes = {"B_": ("I", "I")}
 
+    _params = {"reg": Real(0, low_open=True)}  # > 0 also keeps XᵀX + λI invertible
+
     def __init__(self, *, reg: float = 100.0):
         self.reg = reg
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
-        if isinstance(self.reg, bool) or not isinstance(self.reg, numbers.Real) or not self.reg > 0:
-            raise ValueError(f"reg={self.reg!r} must be a number > 0 (it also keeps XᵀX + λI invertible).")
         X = self.seen_  # (n_users, n_items) binary
         gram = (X.T @ X).toarray().astype(np.float64)  # (n_items, n_items) co-occurrence counts
         gram[np.diag_indices_from(gram)] += self.reg
@@ -61,10 +60,9 @@ class EASE(Recommender):
         B = -P / np.diag(P)[None, :]  # column j divided by P_jj
         B[np.diag_indices_from(B)] = 0.0  # the constraint: no item explains itself
         self.B_ = B.astype(np.float32)  # (n_items, n_items)
-        self._history_with(train, valid)  # seen_: the rows B is applied to
 
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return self.seen_[users] @ self.B_  # (n, n_items)
+    def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
+        return history.binary()[users] @ self.B_  # (n, n_items)
 
     def _item_vectors(self) -> np.ndarray:
         return self.B_  # row i: how much item i contributes to every other item's score
