@@ -29,6 +29,7 @@ a new run (fit_net never deletes the file).
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 import time
@@ -94,7 +95,7 @@ class History:
 _COLUMNS = ["epoch", "loss", "valid", "seconds", "valid_seconds"]
 
 
-def fit_net(
+def _fit_net(
     net: torch.nn.Module,
     batches: Batches,
     *,
@@ -243,6 +244,14 @@ def fit_net(
     net.eval()
     frame = pd.DataFrame(rows, columns=_COLUMNS).astype({"epoch": int})
     return History(frame, best["epoch"], best["value"], stopped and len(frame) < n_epochs, label)
+
+
+@functools.wraps(_fit_net)
+def fit_net(*args, **kwargs) -> "History":
+    # torch's global random state (the learner's own torch.manual_seed stream) is left as it was:
+    # the loop seeds and uses a forked copy of it
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []):
+        return _fit_net(*args, **kwargs)
 
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -360,3 +360,20 @@ def test_resume_on_two_threads_ends_like_an_uninterrupted_run(two_threads, tmp_p
     ckpt = tmp_path / "bpr.pt"
     run(2, checkpoint=ckpt)
     assert same(run(4, checkpoint=ckpt, resume=True), full)
+
+
+def test_fit_net_leaves_the_global_torch_random_state_alone():
+    """A learner's own torch.manual_seed stream continues as if no model had been trained."""
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(2))
+
+        def loss(self, batch):
+            return (self.w - torch.rand(2)).square().sum()  # draws from the RNG during training
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    fit_net(Net(), lambda rng: [{}], n_epochs=3, device="cpu", seed=7)
+    assert torch.equal(torch.rand(3), expected)
