@@ -25,6 +25,7 @@ _MODULES = {
     "GRU4Rec": "gru4rec",
     "SASRec": "sasrec",
     "BERT4Rec": "bert4rec",
+    "sample_negatives": "_sampling",  # the negative sampler BPR and the NCF models share
 }
 
 __all__ = ["NotFittedError", "Popularity", "Random", "Recommender", *_MODULES]

@@ -139,12 +139,14 @@ class Rule:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "bool":
             return "True or False"
-        what = ["an int" if self.kind == "int" else "a finite number"]
-        if self.low is not None:
-            what.append(f"{'>' if self.low_open else '>='} {self.low:g}")
-        if self.high is not None:
-            what.append(f"{'<' if self.high_open else '<='} {self.high:g}")
-        return " ".join(what) + (", or None" if self.none else "")
+        what = "an int" if self.kind == "int" else "a finite number"
+        if self.low is not None and self.high is not None:
+            what += f" in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        elif self.low is not None:
+            what += f" {'>' if self.low_open else '>='} {self.low:g}"
+        elif self.high is not None:
+            what += f" {'<' if self.high_open else '<='} {self.high:g}"
+        return what + (", or None" if self.none else "")
 
     def check(self, name: str, value) -> None:
         if value is None and self.none:
