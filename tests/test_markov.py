@@ -100,8 +100,8 @@ def test_the_last_item_comes_from_the_history_given(split):
     assert users
     for u in users:
         np.testing.assert_allclose(model.score(u)[0], smoothed_row(counts, seqs[u][-1], pop, 0.2, 1.0), rtol=1e-5)
-        np.testing.assert_allclose(model.score(u, history=history)[0], smoothed_row(counts, valid_item[u], pop, 0.2, 1.0),
-                                   rtol=1e-5)
+        want = smoothed_row(counts, valid_item[u], pop, 0.2, 1.0)
+        np.testing.assert_allclose(model.score(u, history=history)[0], want, rtol=1e-5)
     # the transitions stay those of train, whatever the history scored from
     assert dict(zip(zip(*model.transitions_.nonzero()), model.transitions_.data.tolist())) == dict(counts)
 
@@ -120,21 +120,21 @@ def test_one_new_event_moves_the_user_to_its_row(split):
     np.testing.assert_array_equal(model.score(others, history=history), model.score(others))
     assert item not in model.recommend(u, k=10, history=history)[0]  # the history's items are masked
     # an event *earlier* than the user's last one does not change the last item
-    early = history.with_ratings(history.ratings.assign(timestamp=np.r_[split.train.ratings["timestamp"].to_numpy(), -1]))
+    stamps = np.r_[split.train.ratings["timestamp"].to_numpy(), -1]
+    early = history.with_ratings(history.ratings.assign(timestamp=stamps))
     np.testing.assert_array_equal(model.score(u, history=early), model.score(u))
 
 
 def test_history_ties_keep_the_earlier_part_first():
-    ratings = pd.DataFrame({"user_id": [0, 0, 0], "item_id": [0, 1, 2], "rating": 1.0, "timestamp": [5, 7, 7]})
+    ratings = pd.DataFrame({"user_id": [0, 0, 0, 1, 1], "item_id": [0, 1, 2, 1, 0], "rating": 1.0,
+                            "timestamp": [5, 7, 7, 1, 2]})
     data = Interactions.from_frames(ratings)
-    train, valid = data.with_ratings(data.ratings.iloc[[0, 2]]), data.with_ratings(data.ratings.iloc[[1]])
+    train, valid = data.with_ratings(data.ratings.iloc[[0, 2, 3, 4]]), data.with_ratings(data.ratings.iloc[[1]])
     # item 1 (valid) and item 2 (train) share a timestamp: valid counts as later in train.then(valid)
-    assert last_items(train).tolist() == [2] and last_items(train.then(valid)).tolist() == [1]
-    model = MarkovChain(backoff=0.0, smoothing=1.0).fit(train)  # counts: 0 -> 2 once
-    np.testing.assert_allclose(model.score(0, history=train.then(valid))[0], [1 / 3, 1 / 3, 1 / 3])  # row of item 1: empty
-    np.testing.assert_allclose(model.score(0)[0], [1 / 3, 1 / 3, 1 / 3])  # row of item 2: empty too
-    np.testing.assert_allclose(model.score(0, history=train.with_ratings(train.ratings.iloc[[0]]))[0],
-                               [1 / 4, 1 / 4, 2 / 4])  # last item 0: 0 -> 2 counted once, + 1 smoothing each
+    assert last_items(train).tolist() == [2, 0] and last_items(train.then(valid)).tolist() == [1, 0]
+    model = MarkovChain(backoff=0.0, smoothing=0.0).fit(train)  # counts: 0 -> 2 (user 0), 1 -> 0 (user 1)
+    np.testing.assert_allclose(model.score(0, history=train.then(valid))[0], [1, 0, 0])  # the row of item 1
+    np.testing.assert_allclose(model.score(0)[0], [0.5, 0.25, 0.25])  # item 2 has no successor: popularity
 
 
 def test_user_without_history_gets_popularity():

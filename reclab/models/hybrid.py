@@ -115,14 +115,17 @@ class Hybrid(Recommender):
                     f"components fitted on train's {train.n_users} users and {train.n_items} items); fit it on "
                     "train or use refit=True."
                 )
-            try:
-                train.check_same_ids(fitted_on, f"models[{i}].train_")
-            except ValueError as error:
+            sizes = (fitted_on.n_users, fitted_on.n_items) == (train.n_users, train.n_items)
+            if not (sizes and all(np.array_equal(np.asarray(getattr(fitted_on, ids)), np.asarray(getattr(train, ids)))
+                                  for ids in ("user_ids", "item_ids"))):
                 raise ValueError(
-                    f"models[{i}] ({type(model).__name__}) is not fitted on this data: {error} With refit=False "
-                    "every component must be fitted on train's users and items (e.g. split.train), since the "
-                    "hybrid passes its history to each; fit it on train or use refit=True."
-                ) from None
+                    f"models[{i}] ({type(model).__name__}) is not fitted on this data: it was fitted on "
+                    f"{fitted_on.name!r} ({fitted_on.n_users} users, {fitted_on.n_items} items"
+                    f"{', other ids' if sizes else ''}), train is {train.name!r} ({train.n_users} users, "
+                    f"{train.n_items} items). With refit=False every component must be fitted on train's users and "
+                    "items (e.g. split.train), since the hybrid passes its history to each; fit it on train or use "
+                    "refit=True."
+                )
         self.weights_ = np.asarray(self.weights if self.weights is not None else [1.0] * len(self.models), float)
         self.history_ = np.diff(self.seen_.indptr)  # (n_users,) distinct training items per user
         self.popularity_ = np.asarray(self.seen_.sum(axis=0), dtype=np.float32).ravel()  # (n_items,)

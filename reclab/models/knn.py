@@ -229,7 +229,7 @@ class ItemKNN(Recommender):
 
     @property
     def X_(self) -> sp.csr_matrix:
-        """The training (n_users, n_items) feedback matrix the similarities were learned from (shared: do not modify)."""
+        """The training (n_users, n_items) feedback matrix the similarities come from (shared: do not modify)."""
         return feedback_matrix(self._fitted("train_"), self.feedback)
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
