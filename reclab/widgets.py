@@ -1,7 +1,9 @@
 """Interactive explorers for the notebooks, and the plain functions behind them.
 
 The logic lives in plain functions that return DataFrames — `user_panel`, `cold_start`,
-`search_titles` — so tests and notebooks can call them without a browser. The widget builders
+`search_titles` — so tests and notebooks can call them without a browser. Models score from a
+history (`reclab.models.base`): the panel's from the data it shows, a newcomer's from
+`newcomer_history`, the data with one user's ratings replaced by the newcomer's. The widget builders
 (`explorer`, `rate_movies`) only wire them to ipywidgets, which is imported inside them: importing
 reclab never needs ipywidgets.
 """

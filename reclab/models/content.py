@@ -372,7 +372,9 @@ class ContentBased(Recommender):
 
         The ratings are centred on their own mean, like a training user's, and taken in the
         dict's order as time order: with ``half_life``, the last entry is the most recent (the
-        "rate a few movies" widget adds ratings in the order they are given).
+        "rate a few movies" widget adds ratings in the order they are given). It is the score of
+        a user whose history holds exactly these ratings (``score(user, history=...)`` with
+        `reclab.widgets.newcomer_history`), without building that history.
 
         Examples
         --------
