@@ -1,7 +1,9 @@
 """Interactive explorers for the notebooks, and the plain functions behind them.
 
 The logic lives in plain functions that return DataFrames — `user_panel`, `cold_start`,
-`search_titles` — so tests and notebooks can call them without a browser. The widget builders
+`search_titles` — so tests and notebooks can call them without a browser. Models score from a
+history (`reclab.models.base`): the panel's from the data it shows, a newcomer's from
+`newcomer_history`, the data with one user's ratings replaced by the newcomer's. The widget builders
 (`explorer`, `rate_movies`) only wire them to ipywidgets, which is imported inside them: importing
 reclab never needs ipywidgets.
 """
@@ -13,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from .data import Interactions
-from .metrics import top_k
 
 COLUMNS = ("item", "title", "year", "genres")
 
@@ -50,8 +51,10 @@ def user_panel(data: Interactions, models: Mapping[str, object], user: int, k: i
                n_history: int | None = 10) -> dict[str, pd.DataFrame]:
     """A user's recent history beside each model's top-``k``: ``{"history": ..., name: ...}``.
 
-    ``data`` is the training data the models were fitted on (its items are excluded from the
-    recommendations, as `recommend` does by default).
+    ``data`` is the history shown and scored from: every model recommends from it
+    (``model.recommend(user, k, history=data)``) and excludes its items. The training data the
+    models were fitted on is the usual choice; ``split.history("test")`` (train + valid) or any
+    history on the same users and items works too.
 
     Examples
     --------
@@ -62,7 +65,7 @@ def user_panel(data: Interactions, models: Mapping[str, object], user: int, k: i
         raise ValueError("models is empty; pass {name: fitted model, ...}.")
     out = {"history": user_history(data, user, n_history)}
     for name, model in models.items():
-        items, scores = model.recommend(int(user), k=k)
+        items, scores = model.recommend(int(user), k=k, history=data)
         out[name] = item_table(data, items, scores)
     return out
 
@@ -79,25 +82,64 @@ def search_titles(data: Interactions, query: str, n: int = 10) -> pd.DataFrame:
     return table
 
 
+def newcomer_history(data: Interactions, ratings: dict[int, float], user: int = 0) -> Interactions:
+    """``data`` with user ``user``'s ratings replaced by a newcomer's ``ratings`` ({item index: stars}).
+
+    A model scores a brand-new person as any user, from a history (`reclab.models.base`): the
+    newcomer takes the place of ``user`` (their own rows are left out of this copy), and the
+    ratings follow the dict's order in time, after every rating in ``data`` (the last entry is the
+    most recent). An empty ``ratings``, a non-finite rating or an unknown item raise an error
+    (ValueError / KeyError) that says which.
+
+    Examples
+    --------
+    >>> history = newcomer_history(split.train, {49: 5.0, 171: 4.0})          # doctest: +SKIP
+    >>> ContentBased().fit(split.train).score(0, history=history)              # doctest: +SKIP
+    """
+    if not isinstance(ratings, dict) or not ratings:
+        raise ValueError(f"ratings must be a non-empty dict {{item index: rating}}, got {ratings!r}; "
+                         "rate at least one item.")
+    _check_user(data, user)
+    items = list(ratings)
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, np.integer)):
+            raise KeyError(f"item index {item!r} in ratings is not an int; map raw ids with data.item_index(...).")
+        if not 0 <= item < data.n_items:
+            raise KeyError(f"item index {int(item)} in ratings is out of range: this data has items "
+                           f"0..{data.n_items - 1}.")
+    values = np.array([float(v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else np.nan
+                       for v in ratings.values()])
+    if not np.isfinite(values).all():
+        raise ValueError(f"ratings must be finite numbers, got {ratings!r}.")
+    r = data.ratings
+    start = int(r["timestamp"].max()) + 1 if len(r) else 0
+    new = pd.DataFrame({"user": np.full(len(items), user, np.int32), "item": np.asarray(items, np.int32),
+                        "rating": values.astype(np.float32),
+                        "timestamp": np.arange(start, start + len(items), dtype=np.int64)})
+    rows = pd.concat([r[r["user"].to_numpy() != user], new], ignore_index=True)
+    return data.with_ratings(rows, name=f"{data.name}, user {user} replaced by a newcomer")
+
+
 def cold_start(data: Interactions, model, ratings: dict[int, float], k: int = 10) -> pd.DataFrame:
     """Top-``k`` for a brand-new user who rated only ``ratings`` ({item index: stars}).
 
-    ``model`` is a fitted `ContentBased` (anything with ``score_ratings``); the rated items are
-    excluded. An empty ``ratings``, a non-finite rating or an unknown item raise an error
-    (ValueError / KeyError) that says which.
+    ``model`` is any fitted recommender on ``data``'s users and items (a `ContentBased` in the
+    notebooks): it scores the newcomer from `newcomer_history` (``score(0, history=...)``), as
+    it would any user, and the rated items are excluded. For a `ContentBased` this is
+    ``model.score_ratings(ratings)``. An empty ``ratings``, a non-finite rating or an unknown
+    item raise an error (ValueError / KeyError) that says which.
 
     Examples
     --------
     >>> cold_start(split.train, ContentBased().fit(split.train), {49: 5, 171: 5}, k=5)   # doctest: +SKIP
     """
-    if not hasattr(model, "score_ratings"):
-        raise TypeError(f"{type(model).__name__} cannot score a new user from ratings; use a ContentBased model.")
-    scores = model.score_ratings(ratings)  # (n_items,); validates ratings
-    exclude = np.zeros((1, len(scores)), bool)
-    exclude[0, list(ratings)] = True
-    items, top = top_k(scores[None, :], k, exclude=exclude)
-    keep = items[0] >= 0
-    return item_table(data, items[0][keep], top[0][keep])
+    if not callable(getattr(model, "recommend", None)):
+        raise TypeError(f"{type(model).__name__} is not a recommender; pass a fitted reclab model "
+                        "(e.g. ContentBased().fit(train)).")
+    history = newcomer_history(data, ratings)  # validates ratings
+    items, top = model.recommend(0, k=k, history=history)  # the newcomer's rated items are masked
+    keep = items >= 0
+    return item_table(data, items[keep], top[keep])
 
 
 def _check_user(data: Interactions, user) -> None:
@@ -142,7 +184,8 @@ def rate_movies(data: Interactions, model, k: int = 10):
     """"Rate a few movies": search titles, give stars, and watch the cold-start top-``k`` change.
 
     Returns an ipywidgets ``VBox``. Recommendations come from `cold_start` with ``model`` (a fitted
-    ContentBased); the ratings given so far are in the returned box's ``ratings`` attribute.
+    recommender, e.g. ContentBased): the ratings given so far are a history it scores the
+    newcomer from, and they are in the returned box's ``ratings`` attribute.
     """
     import ipywidgets as widgets
 

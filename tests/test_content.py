@@ -1,5 +1,5 @@
 """ContentBased: TF-IDF profiles and cosine scores checked by hand, recency, years and the prior
-against numpy brute force, explanations, MiniLM, bad input."""
+against numpy brute force, profiles from the history given, explanations, MiniLM, bad input."""
 from __future__ import annotations
 
 import os
@@ -125,7 +125,7 @@ def test_bad_input_empty_nan_duplicates_and_options():
     with pytest.warns(UserWarning, match="1 row\\(s\\) that repeat a \\(user, item\\) pair; .*latest"):
         model = ContentBased(**PLAIN).fit(data.with_ratings(dup))
     assert model.weights_[0].toarray().ravel()[2] == pytest.approx(5.0 - 5.0 + 1.0)  # latest rating: 5
-    with pytest.raises(ValueError, match="encoder='bert'"):
+    with pytest.raises(ValueError, match="encoder='bert' is not valid: it must be one of 'tfidf', 'minilm'"):
         ContentBased(encoder="bert").fit(data)
     with pytest.raises(ValueError, match="needs item metadata"):
         ContentBased().fit(replace(data, items=data.items[["item_id"]]))
@@ -147,7 +147,9 @@ def test_recovers_planted_clusters_better_than_popularity():
         split = leave_last_out(make_synthetic(n_users=150, n_items=60, seed=3))
         content = ContentBased().fit(split.train)
     ndcg = lambda m: evaluate(m, split, 10, metrics=("NDCG",))["value"].iloc[0]  # noqa: E731
-    assert ndcg(content) > ndcg(Popularity().fit(split.train)) + 0.05
+    with pytest.warns(UserWarning, match="history .* repeat a \\(user, item\\) pair"):  # the test's: train + valid
+        score = ndcg(content)
+    assert score > ndcg(Popularity().fit(split.train)) + 0.05
 
 
 # ------------------------------------------------------------------------------ recency, years, prior
@@ -248,10 +250,16 @@ def test_score_ratings_takes_dict_order_as_time_order():
 
 
 @pytest.mark.parametrize("option, value", [("half_life", 0), ("half_life", -2.0), ("year_weight", -0.5),
-                                           ("prior", float("nan")), ("interest", "high")])
+                                           ("prior", float("nan")), ("interest", "high"), ("half_life", True)])
 def test_bad_options_name_the_argument(option, value):
-    with pytest.raises(ValueError, match=f"{option}={value!r}"):
+    with pytest.raises(ValueError, match=f"{option}={value!r} is not valid: it must be"):
         ContentBased(**{option: value}).fit(toy(RATINGS))
+
+
+def test_numpy_numbers_are_accepted():
+    a = ContentBased(interest=np.int64(2), half_life=np.float32(2.0), year_weight=np.float64(0.5), prior=np.int32(0))
+    b = ContentBased(interest=2.0, half_life=2.0, year_weight=0.5, prior=0.0)
+    np.testing.assert_allclose(a.fit(toy(RATINGS)).score([0, 1]), b.fit(toy(RATINGS)).score([0, 1]), rtol=1e-6)
 
 
 # ------------------------------------------------------------------------------ MiniLM
@@ -329,18 +337,76 @@ def test_unrated_items_get_the_average_prior_not_the_lowest():
     np.testing.assert_allclose(model.popularity_[counts > 0], z[counts > 0], rtol=1e-5)
 
 
-def test_fit_with_valid_builds_profiles_from_train_and_valid():
+# ------------------------------------------------------------------------------ profiles from the history given
+def test_profiles_come_from_the_history_given_the_rest_from_train():
     train = toy(RATINGS)
-    valid = toy([(0, 13, 5.0, 3)])
-    with_valid = ContentBased(**PLAIN).fit(train, valid)
-    by_hand = ContentBased(**PLAIN).fit(toy(RATINGS + [(0, 13, 5.0, 3)]))  # one history, fitted at once
-    np.testing.assert_allclose(with_valid.score([0, 1]), by_hand.score([0, 1]), rtol=1e-6)
-    assert with_valid.seen_[0, 3] == 1  # recommend excludes the validation item (id 13 is index 3)
-    # the prior still counts training users only
-    np.testing.assert_array_equal(with_valid.popularity_, ContentBased(**PLAIN).fit(train).popularity_)
+    model = ContentBased(**PLAIN).fit(train)
+    history = train.then(toy([(0, 13, 5.0, 3)]))  # one more event for user 0: Space Heat, 5 stars
+    _, X = hand_tfidf()
+    # user 0 in the history: ratings 5, 1, 5, mean 11/3, weights r - 11/3 + 1
+    profile = (5 - 11 / 3 + 1) * X[0] + (1 - 11 / 3 + 1) * X[2] + (5 - 11 / 3 + 1) * X[3]
+    np.testing.assert_allclose(model.score(0, history=history)[0], X @ profile / np.linalg.norm(profile),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.score(0)[0], X @ (3 * X[0] - X[2]) / np.linalg.norm(3 * X[0] - X[2]),
+                               rtol=1e-5, atol=1e-6)  # the default history is still train
+    np.testing.assert_array_equal(model.score(1, history=history), model.score(1))  # user 1 did nothing new
+    assert 3 not in model.recommend(0, k=2, history=history)[0]  # the new item is masked
+    assert model.recommend(0, k=2)[0].tolist() == [1, 3]  # from train alone it is recommended
 
 
-def test_nan_rating_in_valid_is_named_too():
-    with pytest.raises(ValueError, match="with valid, when given\\) has 1 NaN rating"):
-        valid = toy([(0, 13, 4.0, 3)])  # Interactions refuses NaN itself, so put it in afterwards
-        ContentBased(**PLAIN).fit(toy(RATINGS), valid.with_ratings(valid.ratings.assign(rating=np.nan)))
+def test_recency_and_prior_with_one_new_event():
+    train = toy(RATINGS)
+    model = ContentBased(**CHOSEN).fit(train)
+    history = train.then(toy([(0, 13, 5.0, 3)]))
+    _, X = hand_features(0.5)
+    # time order 5, 1, 5 (mean 11/3), interest 3, ages 2, 1, 0 with half-life 3
+    w = np.array([5, 1, 5]) - 11 / 3 + 3
+    profile = w[0] * 0.5 ** (2 / 3) * X[0] + w[1] * 0.5 ** (1 / 3) * X[2] + w[2] * X[3]
+    prior = 0.3 * standardised_log_users(RATINGS)  # training users only, whatever the history
+    np.testing.assert_allclose(model.score(0, history=history)[0], X @ profile / np.linalg.norm(profile) + prior,
+                               rtol=1e-5, atol=1e-6)
+    why = model.explain(0, 1, n=100, history=history)
+    assert why["score"] == pytest.approx(model.score(0, history=history)[0, 1], abs=1e-6)
+    assert why["items"]["contribution"].sum() == pytest.approx(why["cosine"], abs=1e-5)
+    assert sorted(why["items"]["title"]) == ["Love Story", "Space Heat", "Star Wars"]  # the history's items
+
+
+def test_a_user_without_training_ratings_is_scored_from_the_history():
+    train = toy(RATINGS)
+    model = ContentBased(**PLAIN).fit(train)
+    history = train.then(toy([(2, 11, 4.0, 5)]))  # user 2, new: one rating (Star Trek)
+    _, X = hand_tfidf()
+    np.testing.assert_allclose(model.score(2, history=history)[0], X @ X[1], rtol=1e-5, atol=1e-6)  # weight 1
+    np.testing.assert_allclose(model.score(2, history=history)[0], model.score_ratings({1: 4.0}), rtol=1e-6)
+    with pytest.raises(ValueError, match="user 2 .*no ratings in the history given"):
+        model.score(2, history=train.with_ratings(train.ratings, name="other"))
+
+
+def test_fit_with_valid_learns_from_train_only():
+    train, valid = toy(RATINGS), toy([(0, 13, 5.0, 3)])
+    with_valid = ContentBased(**CHOSEN).fit(train, valid=valid)
+    alone = ContentBased(**CHOSEN).fit(train)
+    np.testing.assert_array_equal(with_valid.score([0, 1]), alone.score([0, 1]))  # valid is not a history any more
+    np.testing.assert_array_equal(with_valid.popularity_, alone.popularity_)
+    assert with_valid.seen_[0, 3] == 0
+
+
+def test_nan_rating_in_a_history_is_named():
+    model = ContentBased(**PLAIN).fit(toy(RATINGS))
+    extra = toy([(0, 13, 4.0, 3)])  # Interactions refuses NaN itself, so put it in afterwards
+    history = toy(RATINGS).then(extra.with_ratings(extra.ratings.assign(rating=np.nan)))
+    with pytest.raises(ValueError, match="history \\(interactions\\) has 1 NaN rating"):
+        model.score(0, history=history)
+
+
+def test_repeated_pairs_in_a_history_warn_once_with_the_count():
+    model = ContentBased(**PLAIN).fit(toy(RATINGS))
+    history = toy(RATINGS).then(toy([(0, 10, 1.0, 7), (1, 13, 5.0, 8)]))  # both repeat a training pair
+    with pytest.warns(UserWarning, match="history \\(interactions\\) has 2 row\\(s\\) that repeat"):
+        scores = model.score([0, 1], history=history)
+    _, X = hand_tfidf()
+    profile = (1 - 1 + 1) * X[0] + (1 - 1 + 1) * X[2]  # user 0: the latest Star Wars rating is 1 now
+    np.testing.assert_allclose(scores[0], X @ profile / np.linalg.norm(profile), rtol=1e-5, atol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # built once per history: no second warning
+        model.score([0, 1], history=history)

@@ -1,7 +1,9 @@
-"""EASE against a brute-force solve of its constrained least squares, planted structure, contract."""
+"""EASE against a brute-force solve of its constrained least squares, scores from a history, planted
+structure, contract."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from reclab import evaluate
@@ -78,3 +80,42 @@ def test_contract_shapes_exclude_seen_and_save_load(tiny, tmp_path):
 def test_bad_reg_names_the_value(tiny, reg):
     with pytest.raises(ValueError, match=rf"reg={reg!r} is not valid: it must be a finite number > 0"):
         EASE(reg=reg).fit(tiny.train)
+
+
+# ------------------------------------------------------------------ scores from a history
+def test_scores_the_history_rows_with_the_train_weights(tiny):
+    """One fit; score(history=H) is H's binary rows times the B learned from train."""
+    model = EASE(reg=5.0).fit(tiny.train, valid=tiny.valid)
+    X = tiny.train.to_csr("binary").toarray().astype(float)
+    B = brute_force_ease(X, 5.0)  # from train alone: valid never enters B
+    H = X.copy()
+    H[tiny.valid.ratings["user"], tiny.valid.ratings["item"]] = 1.0  # train + valid by hand, from the rows
+    users = np.arange(X.shape[0])
+    np.testing.assert_allclose(model.score(users, history=tiny.history("test")), H @ B, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.score(users), X @ B, rtol=1e-4, atol=1e-5)
+    items, _ = model.recommend(users, k=3, history=tiny.history("test"))
+    assert not (H[users[:, None], items] == 1).any()  # train + valid masked
+
+
+def test_one_new_event_adds_the_items_row_of_b(tiny):
+    model = EASE(reg=5.0).fit(tiny.train)
+    B = brute_force_ease(tiny.train.to_csr("binary").toarray().astype(float), 5.0)
+    user, item = 0, int(np.flatnonzero(tiny.train.to_csr("binary")[0].toarray().ravel() == 0)[0])
+    later = int(tiny.train.ratings["timestamp"].max()) + 1
+    event = pd.DataFrame({"user": np.int32([user]), "item": np.int32([item]), "rating": np.float32([3.0]),
+                          "timestamp": np.int64([later])})
+    history = tiny.train.with_ratings(pd.concat([tiny.train.ratings, event], ignore_index=True))
+    change = model.score(user, history=history)[0] - model.score(user)[0]
+    np.testing.assert_allclose(change, B[item], rtol=1e-4, atol=1e-5)  # the user's row gains x_item = 1
+
+
+def test_one_fit_evaluates_valid_and_test(tiny):
+    model = EASE(reg=5.0).fit(tiny.train)
+    valid = evaluate(model, tiny, 5, part="valid", metrics=("HR",))["value"].iloc[0]
+    X = tiny.train.to_csr("binary").toarray().astype(float)
+    scores = X @ brute_force_ease(X, 5.0)
+    scores[X > 0] = -np.inf  # the history of the validation item: train
+    # users whose validation item is a repeat of a train item are not evaluated (it is masked)
+    hits = [int(i) in np.argsort(-scores[u], kind="stable")[:5] for u, i in
+            zip(tiny.valid.ratings["user"], tiny.valid.ratings["item"]) if X[u, i] == 0]
+    assert len(hits) > 5 and valid == pytest.approx(np.mean(hits))

@@ -1,4 +1,5 @@
-"""Hybrid: weighted and switching combinations checked by hand, cold start, feature users, bad input."""
+"""Hybrid: weighted and switching combinations checked by hand, the history passed to every component,
+cold start, feature users, bad input."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 
 from reclab import evaluate
 from reclab.data import Interactions, leave_last_out, make_synthetic
-from reclab.models import ContentBased, Hybrid, NotFittedError, Popularity, Recommender
+from reclab.models import EASE, ContentBased, Hybrid, NotFittedError, Popularity, Recommender
 from reclab.models.hybrid import add_feature_users, cold_item_split, normalize_scores
 
 
@@ -19,9 +20,21 @@ class Fixed(Recommender):
 
     def _fit(self, train, valid):
         self.fits_ = getattr(self, "fits_", 0) + 1
+        self.valid_ = valid
 
-    def _score(self, users):
+    def _score(self, users, history):
+        self.histories_ = getattr(self, "histories_", []) + [history]
         return np.asarray(self.table)[users]
+
+
+class Counts(Recommender):
+    """Scores = how often the user rated each item in the history: shows which history was used."""
+
+    def _fit(self, train, valid):
+        pass
+
+    def _score(self, users, history):
+        return history.to_csr("binary")[users].toarray() * 10 + np.arange(history.n_items)
 
 
 ITEMS = pd.DataFrame({
@@ -94,24 +107,83 @@ def test_switching_picks_the_model_by_history_length(data):
 
 def test_fit_fits_every_component_unless_refit_false(data):
     a, b = Fixed(table=np.ones((4, 5))), Fixed(table=np.ones((4, 5)))
-    Hybrid(models=[a, b]).fit(data)
-    assert a.fits_ == b.fits_ == 1
+    valid = data.with_ratings(data.ratings.iloc[:1])
+    Hybrid(models=[a, b]).fit(data, valid=valid)
+    assert a.fits_ == b.fits_ == 1 and a.valid_ is valid  # valid reaches the components (early stopping)
     Hybrid(models=[a, b], refit=False).fit(data)
     assert a.fits_ == 1
     with pytest.raises(NotFittedError, match=r"models\[0\] \(Fixed\) is not fitted on this data"):
         Hybrid(models=[Fixed(table=np.ones((4, 5)))], refit=False).fit(data)
+    # fitted, but on other users: the hybrid's history would mean other people to it
+    other = add_feature_users(data)
+    with pytest.raises(ValueError, match=r"models\[1\] \(Fixed\) is not fitted on this data: .*10 users, 5 items"):
+        Hybrid(models=[a, Fixed(table=np.ones((9, 5))).fit(other)], refit=False).fit(data)
+    # another part of the same data (same ids, other ratings) is fine: the hybrid passes its history
+    half = Fixed(table=np.ones((4, 5))).fit(data.with_ratings(data.ratings.iloc[:3]))
+    hybrid = Hybrid(models=[half], refit=False).fit(data)
+    hybrid.score(0)
+    assert half.histories_[-1] is data
+
+
+def test_every_component_scores_from_the_history_given(data):
+    a, b = Counts(), Counts()
+    hybrid = Hybrid(models=[a, b], weights=[1, 1]).fit(data)
+    history = data.then(data.with_ratings(pd.DataFrame({"user": np.int32([0, 3]), "item": np.int32([4, 1]),
+                                                        "rating": np.float32([5, 3]), "timestamp": np.int64([9, 9])})))
+    H = np.zeros((4, 5))
+    H[[0, 0, 1, 1, 1, 2, 0, 3], [0, 2, 0, 1, 3, 2, 4, 1]] = 1  # train + the two events, by hand
+    for u in range(4):  # user 3 has a history now: scored by the components, not by popularity
+        np.testing.assert_allclose(hybrid.score(u, history=history)[0], zscore(H[u] * 10 + np.arange(5)), atol=1e-6)
+    assert hybrid.score(3)[0].tolist() == pytest.approx(zscore([2, 1, 2, 1, 0]).tolist())  # from train: popularity
+    items, _ = hybrid.recommend([0, 3], k=2, history=history)
+    assert not (H[[0, 3]][np.arange(2)[:, None], items] == 1).any()  # the history's items are masked
+    f = Fixed(table=np.arange(20.0).reshape(4, 5))
+    Hybrid(models=[f]).fit(data).score([0, 1], history=history)
+    assert f.histories_[-1] is history
+
+
+def test_switching_counts_the_items_of_the_history_given(data):
+    few, many = Fixed(table=np.eye(4, 5)), Fixed(table=np.eye(4, 5)[::-1])
+    hybrid = Hybrid(models=[few, many], how="switching", min_history=3).fit(data)
+    extra = pd.DataFrame({"user": np.int32([2, 2, 3]), "item": np.int32([0, 1, 4]), "rating": np.float32(4),
+                          "timestamp": np.int64([7, 8, 9])})
+    history = data.then(data.with_ratings(extra))
+    # distinct items in the history: user 0 → 2, user 1 → 3, user 2 → 1 + 2 = 3, user 3 → 1
+    assert hybrid.which_model([0, 1, 2, 3], history=history).tolist() == [0, 1, 1, 0]
+    assert hybrid.which_model([0, 1, 2, 3]).tolist() == [0, 1, 0, -1]
+    np.testing.assert_allclose(hybrid.score(2, history=history)[0], zscore(many.table[2]), atol=1e-6)
+    np.testing.assert_allclose(hybrid.score(3, history=history)[0], zscore(few.table[3]), atol=1e-6)
+
+
+def test_recommend_never_returns_a_watched_movie_regression():
+    """The reported bug: fit(train, valid=valid).recommend(users) returned validation items the user had seen."""
+    split = leave_last_out(make_synthetic(n_users=120, n_items=50, seed=4))
+    with pytest.warns(UserWarning, match="repeat a \\(user, item\\) pair"):  # synthetic users revisit items
+        hybrid = Hybrid(models=[ContentBased(prior=0.0), EASE(reg=10.0)], weights=[0.3, 0.7])
+        hybrid.fit(split.train, valid=split.valid)
+        users = np.arange(split.train.n_users)
+        items, _ = hybrid.recommend(users, k=10, history=split.history("test"))
+    known = split.train.to_csr("binary") + split.valid.to_csr("binary")  # train + valid, by hand
+    assert not any(known[u, items[u]].toarray().any() for u in users)
+    items, _ = hybrid.recommend(users, k=10)
+    train = split.train.to_csr("binary")
+    assert not any(train[u, items[u]].toarray().any() for u in users)
+    valid_item = split.valid.ratings.set_index("user")["item"]
+    assert sum(valid_item[u] in items[u] for u in valid_item.index) > 0  # from train alone it may be recommended
 
 
 def test_bad_parameters_and_input(data):
     one = Fixed(table=np.ones((4, 5)))
     cases = [
-        (dict(models=[one], how="mixed"), "how='mixed'"),
-        (dict(models=[one], normalize="l2"), "normalize='l2'"),
+        (dict(models=[one], how="mixed"), "how='mixed' is not valid: it must be one of 'weighted', 'switching'"),
+        (dict(models=[one], normalize="l2"), "normalize='l2' is not valid: it must be one of 'zscore', 'minmax'"),
         (dict(models=[]), "non-empty list"),
         (dict(models=[one, one], weights=[1.0]), "must be 2 finite non-negative"),
         (dict(models=[one, one], weights=[1.0, -1.0]), "must be 2 finite"),
+        (dict(models=[one, one], weights=["a", "b"]), "weights=\\['a', 'b'\\] is not valid"),
         (dict(models=[one], how="switching"), "exactly 2 models"),
-        (dict(models=[one, one], how="switching", min_history=0), "min_history=0"),
+        (dict(models=[one, one], how="switching", min_history=0), "min_history=0 is not valid: it must be an int >= 1"),
+        (dict(models=[one], refit="no"), "refit='no' is not valid: it must be True or False"),
     ]
     for kwargs, message in cases:
         with pytest.raises(ValueError, match=message):
@@ -155,8 +227,9 @@ def test_hybrid_beats_popularity_on_planted_clusters():
     with pytest.warns(UserWarning, match="repeat a \\(user, item\\) pair"):
         split = leave_last_out(make_synthetic(n_users=150, n_items=60, seed=3))
         hybrid = Hybrid(models=[ContentBased(), Popularity()], weights=[0.7, 0.3]).fit(split.train)
-    ndcg = lambda m: evaluate(m, split, 10, metrics=("NDCG",))["value"].iloc[0]  # noqa: E731
-    assert ndcg(hybrid) > ndcg(Popularity().fit(split.train)) + 0.05
+        ndcg = lambda m: evaluate(m, split, 10, metrics=("NDCG",))["value"].iloc[0]  # noqa: E731
+        score = ndcg(hybrid)  # the content part warns about the test's history (train + valid) too
+    assert score > ndcg(Popularity().fit(split.train)) + 0.05
 
 
 def test_notebook_05_exercises_accept_hand_answers(data, capsys):

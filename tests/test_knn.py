@@ -1,4 +1,5 @@
-"""UserKNN / ItemKNN: similarities and scores against brute-force loops, planted structure, contract."""
+"""UserKNN / ItemKNN: similarities and scores against brute-force loops, scores from a history, planted
+structure, contract."""
 from __future__ import annotations
 
 import numpy as np
@@ -124,6 +125,124 @@ def test_user_knn_scores_match_brute_force(rated, kind, feedback, normalize):
     np.testing.assert_allclose(model.score(np.arange(rated.n_users)), want, rtol=1e-4, atol=1e-5)
 
 
+# ------------------------------------------------------------------ scores from a history
+def with_events(data: Interactions, events) -> Interactions:
+    """``data`` plus (user, item, rating) rows, later than every row of it: a history on its ids."""
+    t = int(data.ratings["timestamp"].max()) + 1
+    extra = pd.DataFrame({"user": np.array([e[0] for e in events], np.int32),
+                          "item": np.array([e[1] for e in events], np.int32),
+                          "rating": np.array([e[2] for e in events], np.float32),
+                          "timestamp": np.arange(t, t + len(events), dtype=np.int64)})
+    return data.with_ratings(pd.concat([data.ratings, extra], ignore_index=True), name="history")
+
+
+def dense_rows(data: Interactions, feedback: str) -> np.ndarray:
+    """(n_users, n_items) by a loop over the rows: the latest rating of a pair, or 1 (binary)."""
+    X = np.zeros((data.n_users, data.n_items))
+    latest = {}
+    for pos, (u, i, r, t) in enumerate(data.ratings[["user", "item", "rating", "timestamp"]].itertuples(index=False)):
+        if (u, i) not in latest or (t, pos) >= latest[(u, i)][:2]:
+            latest[(u, i)] = (t, pos, r)
+    for (u, i), (_, _, r) in latest.items():
+        X[u, i] = 1.0 if feedback == "binary" else r
+    return X
+
+
+def unrated(X: np.ndarray, user: int, n: int = 2) -> list[int]:
+    return [int(i) for i in np.flatnonzero(X[user] == 0)[:n]]
+
+
+@pytest.mark.parametrize("kind, feedback", [("cosine", "binary"), ("jaccard", "binary"), ("pearson", "rating")])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_item_knn_scores_the_history_rows_with_the_train_similarities(rated, kind, feedback, normalize):
+    model = ItemKNN(k_neighbours=4, similarity=kind, shrink=2.0, feedback=feedback, normalize=normalize).fit(rated)
+    X = dense_rows(rated, feedback)
+    S = brute_similarity(X, kind, shrink=2.0, k=4)  # learned from train only
+    new = unrated(X, 3)
+    history = with_events(rated, [(3, new[0], 5.0), (3, new[1], 2.0), (7, unrated(X, 7)[0], 4.0)])
+    H = dense_rows(history, feedback)
+    users = np.arange(rated.n_users)
+    np.testing.assert_allclose(model.score(users, history=history), brute_scores(H, S, normalize), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.score(users), brute_scores(X, S, normalize), rtol=1e-4, atol=1e-5)
+
+
+def test_item_knn_one_new_event_adds_the_items_similarity_column(rated):
+    model = ItemKNN(k_neighbours=5, similarity="cosine").fit(rated)
+    X = rated.to_csr("binary").toarray()
+    S = brute_similarity(X, "cosine", k=5)
+    j = unrated(X, 2)[0]
+    before, after = model.score(2)[0], model.score(2, history=with_events(rated, [(2, j, 4.0)]))[0]
+    np.testing.assert_allclose(after - before, S[:, j], rtol=1e-4, atol=1e-5)  # score(i) += sim(i, j)
+    assert j not in model.recommend(2, k=5, history=with_events(rated, [(2, j, 4.0)]))[0]  # the new item is masked
+    other = model.score(np.arange(3, 9), history=with_events(rated, [(2, j, 4.0)]))
+    np.testing.assert_array_equal(other, model.score(np.arange(3, 9)))
+
+
+def brute_history_neighbours(X: np.ndarray, h: np.ndarray, user: int, kind: str, shrink: float, k: int) -> np.ndarray:
+    """sim(history row h of ``user``, training row of v) for every v != user, pruned to the k largest."""
+    others = [v for v in range(X.shape[0]) if v != user]
+    R = np.vstack([X[others], h]).T  # items x (others + the history row): users are the columns
+    row = brute_similarity(R, kind, shrink=shrink, k=k)[-1, :-1]  # the history row against the others
+    out = np.zeros(X.shape[0])
+    out[others] = row
+    return out
+
+
+@pytest.mark.parametrize("kind, feedback", [("cosine", "binary"), ("jaccard", "binary"), ("pearson", "rating")])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_user_knn_compares_the_history_row_with_the_training_users(rated, kind, feedback, normalize):
+    model = UserKNN(k_neighbours=5, similarity=kind, shrink=1.0, feedback=feedback, normalize=normalize).fit(rated)
+    X = dense_rows(rated, feedback)
+    new = unrated(X, 4, 3)
+    history = with_events(rated, [(4, new[0], 5.0), (4, new[1], 1.0), (4, new[2], 3.0), (4, new[0], 2.0)])
+    H = dense_rows(history, feedback)  # user 4's repeated pair: the latest rating, 2.0
+    S = brute_similarity(X.T, kind, shrink=1.0, k=5)  # the learned user x user similarities
+    S[4] = brute_history_neighbours(X, H[4], 4, kind, 1.0, 5)  # user 4: history row vs training rows
+    want = brute_scores(X.T, S, normalize).T  # neighbours' rows from train: score[u] = Σ_v S[u, v] x_v
+    got = model.score(np.arange(rated.n_users), history=history)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    before = model.score(np.arange(rated.n_users))
+    np.testing.assert_array_equal(np.delete(got, 4, axis=0), np.delete(before, 4, axis=0))  # the others: as in train
+
+
+def test_user_knn_one_new_event_changes_the_neighbours(rated):
+    model = UserKNN(k_neighbours=3, similarity="cosine", shrink=0.0).fit(rated)
+    X = rated.to_csr("binary").toarray()
+    for j in unrated(X, 0, 4):
+        history = with_events(rated, [(0, j, 5.0)])
+        h = X[0].copy()
+        h[j] = 1.0
+        neighbours = brute_history_neighbours(X, h, 0, "cosine", 0.0, 3)
+        np.testing.assert_allclose(model.score(0, history=history)[0], neighbours @ X, rtol=1e-4, atol=1e-5)
+        assert j not in model.recommend(0, k=5, history=history)[0]
+
+
+def test_user_knn_history_scoring_survives_save_load_and_refit(rated, tmp_path):
+    model = UserKNN(k_neighbours=4, similarity="jaccard").fit(rated)
+    history = with_events(rated, [(1, unrated(rated.to_csr("binary").toarray(), 1)[0], 4.0)])
+    want = model.score(np.arange(rated.n_users), history=history)
+    again = UserKNN.load(model.save(tmp_path / "u.npz"))
+    np.testing.assert_array_equal(again.score(np.arange(rated.n_users), history=history), want)
+    # a refit on other data forgets the first fit's training users
+    half = rated.with_ratings(rated.ratings.iloc[::2])
+    refit = model.fit(half).score(np.arange(rated.n_users), history=history)
+    fresh = UserKNN(k_neighbours=4, similarity="jaccard").fit(half).score(np.arange(rated.n_users), history=history)
+    np.testing.assert_array_equal(refit, fresh)
+
+
+def test_one_fit_serves_valid_and_test(synthetic):
+    data, split = synthetic
+    for model in (ItemKNN().fit(split.train), UserKNN().fit(split.train)):
+        known = split.history("test").to_csr("binary")
+        users = np.arange(data.n_users)
+        items, _ = model.recommend(users, k=10, history=split.history("test"))
+        assert not any(set(items[u]) & set(known[u].indices) for u in users)  # train + valid masked
+        valid = evaluate(model, split, 10, part="valid", metrics=("NDCG",))
+        test = evaluate(model, split, 10, part="test", metrics=("NDCG",))
+        assert 0 < valid["value"].iloc[0] <= 1 and 0 < test["value"].iloc[0] <= 1
+        assert valid["lo"].iloc[0] <= valid["value"].iloc[0] <= valid["hi"].iloc[0]
+
+
 # ------------------------------------------------------------------ planted structure and contract
 @pytest.fixture(scope="module")
 def synthetic():
@@ -163,23 +282,33 @@ def test_contract_shapes_exclude_seen_and_save_load(synthetic, cls, tmp_path):
     again = cls.load(model.save(tmp_path / "knn.npz"))
     assert again.get_params() == model.get_params()
     np.testing.assert_array_equal(again.recommend(np.arange(20), k=10)[0], items)
+    np.testing.assert_array_equal(again.X_.toarray(), split.train.to_csr("rating").toarray())  # rebuilt from train_
 
 
 @pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"similarity": "euclid"}, r"similarity='euclid' is not supported"),
-        ({"k_neighbours": 0}, r"k_neighbours=0 must be a positive int"),
-        ({"k_neighbours": -5}, r"k_neighbours=-5 must be a positive int"),
-        ({"shrink": -1.0}, r"shrink=-1.0 must be a number >= 0"),
-        ({"feedback": "clicks"}, r"feedback='clicks' is not supported"),
+        ({"similarity": "euclid"}, r"similarity='euclid' is not valid: it must be one of 'cosine', 'jaccard'"),
+        ({"k_neighbours": 0}, r"k_neighbours=0 is not valid: it must be an int >= 1, or None"),
+        ({"k_neighbours": -5}, r"k_neighbours=-5 is not valid"),
+        ({"k_neighbours": 2.5}, r"k_neighbours=2.5 is not valid: it must be an int"),
+        ({"shrink": -1.0}, r"shrink=-1.0 is not valid: it must be a finite number >= 0"),
+        ({"feedback": "clicks"}, r"feedback='clicks' is not valid: it must be one of 'binary', 'rating'"),
+        ({"normalize": "yes"}, r"normalize='yes' is not valid: it must be True or False"),
         ({"similarity": "pearson"}, r"similarity='pearson' needs feedback='rating'"),
     ],
 )
 def test_bad_options_name_the_value(tiny, cls, kwargs, message):
     with pytest.raises(ValueError, match=message):
         cls(**kwargs).fit(tiny.train)
+
+
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+def test_numpy_numbers_are_accepted(rated, cls):
+    numpy_args = cls(k_neighbours=np.int64(4), shrink=np.float32(2.0), normalize=np.bool_(True)).fit(rated)
+    plain = cls(k_neighbours=4, shrink=2.0, normalize=True).fit(rated)
+    np.testing.assert_allclose(numpy_args.score(np.arange(rated.n_users)), plain.score(np.arange(rated.n_users)))
 
 
 # ------------------------------------------------------------------ notebook 03's exercises

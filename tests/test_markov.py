@@ -1,4 +1,5 @@
-"""MarkovChain: counts against a brute-force dict, the planted successor, the valid rule, the contract."""
+"""MarkovChain: counts against a brute-force dict, the planted successor, the last item of the history
+given, the contract."""
 from __future__ import annotations
 
 from collections import Counter
@@ -10,7 +11,7 @@ import pytest
 from reclab import evaluate
 from reclab.data import Interactions, leave_last_out, make_synthetic
 from reclab.models import MarkovChain, NotFittedError, Popularity
-from reclab.models.markov import transition_counts
+from reclab.models.markov import last_items, transition_counts
 
 
 @pytest.fixture(scope="module")
@@ -74,29 +75,66 @@ def test_beats_popularity_on_the_planted_chain(split):
     assert ndcg["markov"] > 2 * ndcg["pop"]
 
 
-def test_last_item_is_train_only_or_train_plus_valid(split):
+def smoothed_row(counts: Counter, last: int, pop: np.ndarray, smoothing: float, backoff: float) -> np.ndarray:
+    """P(j | last) by hand from the dict of pair counts."""
+    n = len(pop)
+    row = np.array([counts[(last, j)] for j in range(n)], dtype=float)
+    return (row + smoothing + backoff * pop) / (row.sum() + smoothing * n + backoff)
+
+
+def train_popularity(train: Interactions) -> np.ndarray:
+    item_counts = Counter(train.ratings["item"].tolist())
+    return np.array([item_counts[j] for j in range(train.n_items)]) / len(train)
+
+
+def test_the_last_item_comes_from_the_history_given(split):
+    """One fit: scored from train the row of the last train item, from train + valid that of the valid item."""
+    model = MarkovChain(smoothing=0.2).fit(split.train)
+    counts, pop = _brute_force_counts(split.train), train_popularity(split.train)  # learned from train only
     seqs = split.train.sequences()
-    alone = MarkovChain().fit(split.train)
-    with_valid = MarkovChain().fit(split.train, valid=split.valid)
     valid_item = dict(zip(split.valid.ratings["user"], split.valid.ratings["item"]))
-    for u in range(split.train.n_users):
-        assert alone.last_item_[u] == seqs[u][-1]
-        assert with_valid.last_item_[u] == valid_item.get(u, seqs[u][-1])
-    # the transitions stay those of train
-    assert (alone.transitions_ != with_valid.transitions_).nnz == 0
-    # a user's scores are the (backed-off) row of the valid item, not of the last train item
-    u = next(u for u, i in valid_item.items() if i != seqs[u][-1])
-    row = alone.transitions_[valid_item[u]].toarray()[0]
-    expected = (row + alone.popularity_) / (row.sum() + 1.0)
-    np.testing.assert_allclose(with_valid.score(u)[0], expected, rtol=1e-5)
+    assert model.last_item_.tolist() == [s[-1] for s in seqs]
+    history = split.history("test")
+    assert last_items(history).tolist() == [valid_item.get(u, seqs[u][-1]) for u in range(split.train.n_users)]
+    users = [u for u, i in valid_item.items() if i != seqs[u][-1]][:5]
+    assert users
+    for u in users:
+        np.testing.assert_allclose(model.score(u)[0], smoothed_row(counts, seqs[u][-1], pop, 0.2, 1.0), rtol=1e-5)
+        want = smoothed_row(counts, valid_item[u], pop, 0.2, 1.0)
+        np.testing.assert_allclose(model.score(u, history=history)[0], want, rtol=1e-5)
+    # the transitions stay those of train, whatever the history scored from
+    assert dict(zip(zip(*model.transitions_.nonzero()), model.transitions_.data.tolist())) == dict(counts)
 
 
-def test_valid_ties_keep_train_first():
-    ratings = pd.DataFrame({"user_id": [0, 0, 0], "item_id": [0, 1, 2], "rating": 1.0, "timestamp": [5, 7, 7]})
+def test_one_new_event_moves_the_user_to_its_row(split):
+    model = MarkovChain(smoothing=0.0, backoff=1.0).fit(split.train)
+    counts, pop = _brute_force_counts(split.train), train_popularity(split.train)
+    u, item = 3, 17
+    later = int(split.train.ratings["timestamp"].max()) + 1
+    event = pd.DataFrame({"user": np.int32([u]), "item": np.int32([item]), "rating": np.float32([4.0]),
+                          "timestamp": np.int64([later])})
+    history = split.train.with_ratings(pd.concat([split.train.ratings, event], ignore_index=True))
+    np.testing.assert_allclose(model.score(u, history=history)[0], smoothed_row(counts, item, pop, 0.0, 1.0), rtol=1e-5)
+    assert np.abs(model.score(u, history=history) - model.score(u)).max() > 1e-3  # a real change: another row
+    others = [v for v in range(10) if v != u]
+    np.testing.assert_array_equal(model.score(others, history=history), model.score(others))
+    assert item not in model.recommend(u, k=10, history=history)[0]  # the history's items are masked
+    # an event *earlier* than the user's last one does not change the last item
+    stamps = np.r_[split.train.ratings["timestamp"].to_numpy(), -1]
+    early = history.with_ratings(history.ratings.assign(timestamp=stamps))
+    np.testing.assert_array_equal(model.score(u, history=early), model.score(u))
+
+
+def test_history_ties_keep_the_earlier_part_first():
+    ratings = pd.DataFrame({"user_id": [0, 0, 0, 1, 1], "item_id": [0, 1, 2, 1, 0], "rating": 1.0,
+                            "timestamp": [5, 7, 7, 1, 2]})
     data = Interactions.from_frames(ratings)
-    train, valid = data.with_ratings(data.ratings.iloc[[0, 2]]), data.with_ratings(data.ratings.iloc[[1]])
-    # item 1 (valid) and item 2 (train) share a timestamp: valid counts as later
-    assert MarkovChain().fit(train, valid=valid).last_item_.tolist() == [1]
+    train, valid = data.with_ratings(data.ratings.iloc[[0, 2, 3, 4]]), data.with_ratings(data.ratings.iloc[[1]])
+    # item 1 (valid) and item 2 (train) share a timestamp: valid counts as later in train.then(valid)
+    assert last_items(train).tolist() == [2, 0] and last_items(train.then(valid)).tolist() == [1, 0]
+    model = MarkovChain(backoff=0.0, smoothing=0.0).fit(train)  # counts: 0 -> 2 (user 0), 1 -> 0 (user 1)
+    np.testing.assert_allclose(model.score(0, history=train.then(valid))[0], [1, 0, 0])  # the row of item 1
+    np.testing.assert_allclose(model.score(0)[0], [0.5, 0.25, 0.25])  # item 2 has no successor: popularity
 
 
 def test_user_without_history_gets_popularity():
@@ -127,13 +165,21 @@ def test_repeatable(split):
 
 
 @pytest.mark.parametrize("kwargs, word", [
-    ({"smoothing": -1.0}, "smoothing=-1.0"),
-    ({"backoff": "pop"}, "backoff='pop'"),
-    ({"backoff": float("inf")}, "backoff=inf"),
+    ({"smoothing": -1.0}, "smoothing=-1.0 is not valid: it must be a finite number >= 0"),
+    ({"backoff": "pop"}, "backoff='pop' is not valid"),
+    ({"backoff": float("inf")}, "backoff=inf is not valid"),
+    ({"smoothing": True}, "smoothing=True is not valid"),
 ])
 def test_bad_parameters_are_named(split, kwargs, word):
     with pytest.raises(ValueError, match=word):
         MarkovChain(**kwargs).fit(split.train)
+
+
+def test_numpy_numbers_are_accepted(split):
+    a = MarkovChain(smoothing=np.int64(1), backoff=np.float32(2.0)).fit(split.train).score(np.arange(5))
+    b = MarkovChain(smoothing=1.0, backoff=2.0).fit(split.train).score(np.arange(5))
+    np.testing.assert_allclose(a, b)
+    assert a.dtype == np.float32
 
 
 def test_valid_from_another_dataset_is_refused(split):

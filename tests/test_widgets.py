@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from reclab.data import Interactions
-from reclab.models import ContentBased, Popularity
-from reclab.widgets import cold_start, explorer, rate_movies, search_titles, user_history, user_panel
+from reclab.models import ContentBased, ItemKNN, Popularity
+from reclab.widgets import (cold_start, explorer, newcomer_history, rate_movies, search_titles, user_history,
+                            user_panel)
 
 ITEMS = pd.DataFrame({
     "item_id": [1, 2, 3, 4, 5, 6],
@@ -52,6 +53,18 @@ def test_user_panel_rows_are_each_models_top_k_unseen(setup):
         user_panel(data, {}, 0)
 
 
+def test_user_panel_scores_and_masks_the_history_it_shows(setup):
+    data, models = setup
+    later = pd.DataFrame({"user": np.int32([0]), "item": np.int32([1]), "rating": np.float32([5.0]),
+                          "timestamp": np.int64([400])})
+    history = data.with_ratings(pd.concat([data.ratings, later], ignore_index=True))  # user 0 then rates Star Trek
+    panel = user_panel(history, models, user=0, k=2)
+    assert panel["history"]["title"].tolist() == ["Star Trek", "Love Story", "Space Heat", "Star Wars"]
+    # popularity counts training users ([3, 2, 1, 1, 0, 0]); seen now: items 0, 1, 2, 3
+    assert panel["pop"]["title"].tolist() == ["Star Dust", "Romance Story"]
+    assert "Star Trek" not in panel["content"]["title"].tolist()
+
+
 def test_cold_start_from_a_few_ratings(setup):
     data, models = setup
     recs = cold_start(data, models["content"], {0: 5.0, 2: 1.0}, k=3)
@@ -66,8 +79,39 @@ def test_cold_start_from_a_few_ratings(setup):
         cold_start(data, models["content"], {0: float("nan")}, k=3)
     with pytest.raises(KeyError, match="item index 99"):
         cold_start(data, models["content"], {99: 5.0}, k=3)
-    with pytest.raises(TypeError, match="use a ContentBased model"):
-        cold_start(data, models["pop"], {0: 5.0}, k=3)
+    with pytest.raises(TypeError, match="is not a recommender; pass a fitted reclab model"):
+        cold_start(data, "content", {0: 5.0}, k=3)
+
+
+def test_newcomer_history_replaces_one_user_by_the_ratings_in_order(setup):
+    data, _ = setup
+    history = newcomer_history(data, {4: 2.0, 1: 5.0})
+    mine = history.ratings[history.ratings["user"] == 0]
+    assert mine["item"].tolist() == [4, 1] and mine["rating"].tolist() == [2.0, 5.0]
+    assert (mine["timestamp"] > data.ratings["timestamp"].max()).all() and mine["timestamp"].is_monotonic_increasing
+    others = history.ratings[history.ratings["user"] != 0].reset_index(drop=True)
+    pd.testing.assert_frame_equal(others, data.ratings[data.ratings["user"] != 0].reset_index(drop=True))
+    with pytest.raises(KeyError, match="item index -1 in ratings is out of range"):
+        newcomer_history(data, {-1: 3.0})
+
+
+def test_cold_start_works_with_any_model_scoring_the_newcomer_history(setup):
+    data, models = setup
+    # Popularity: the most popular unrated items ([3, 2, 1, 1, 0, 0] distinct training users per item)
+    assert cold_start(data, models["pop"], {0: 5.0}, k=3)["item"].tolist() == [1, 2, 3]
+    # ItemKNN: the newcomer's row times the training similarities, by hand
+    knn = ItemKNN(similarity="cosine", feedback="rating").fit(data)
+    X = data.to_csr("rating").toarray()
+    unit = X / np.maximum(np.linalg.norm(X, axis=0), 1e-12)  # items nobody rated: a zero column
+    S = unit.T @ unit
+    np.fill_diagonal(S, 0)
+    row = np.zeros(data.n_items)
+    row[[0, 2]] = [5.0, 1.0]
+    scores = S @ row
+    scores[[0, 2]] = -np.inf
+    recs = cold_start(data, knn, {0: 5.0, 2: 1.0}, k=3)
+    assert recs["item"].tolist() == list(np.argsort(-scores, kind="stable")[:3])
+    np.testing.assert_allclose(recs["score"], np.round(np.sort(scores)[::-1][:3], 4), atol=1e-4)
 
 
 def test_search_titles_any_case_most_rated_first(setup):

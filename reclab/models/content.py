@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from ..data import Interactions, cache_folder
-from .base import Recommender
+from .base import Choice, Real, Recommender
 
 MINILM = "all-MiniLM-L6-v2"
 ENCODERS = ("tfidf", "minilm")
@@ -203,10 +203,11 @@ class ContentBased(Recommender):
     where ``age_uj`` counts the items u rated after j (0 for the latest). The score of item i is
     ``cos(p_u, x_i) + prior * z_i``, with ``z_i`` the standardised ``log(1 + n_i)`` of the number
     of training users of item i (0, the average, for an item nobody has rated: no evidence is not
-    evidence of unpopularity). Item features and ``z`` come from train; after
-    ``fit(train, valid)`` the profiles are built from train + valid, the history known when the
-    test item comes (see `reclab.models.base`). Ratings below the user's mean by more than ``interest`` get a
-    negative weight, so disliked items push the profile away from items like them.
+    evidence of unpopularity). Item features and ``z`` are learned from ``train``; the user
+    profiles are built from the history given at scoring time (the training data by default,
+    ``split.history("test")`` for the test: see `reclab.models.base`), so a rating added to a
+    user's history moves their profile at once. Ratings below the user's mean by more than
+    ``interest`` get a negative weight, so disliked items push the profile away from items like them.
 
     Deviations from Pazzani & Billsus (2007), who survey many ways to learn a user model (the
     defaults ``interest=3, half_life=3, year_weight=0.5, prior=0.3`` scored best on the validation
@@ -228,9 +229,10 @@ class ContentBased(Recommender):
     - A user whose weights are all zero (e.g. ``interest=0`` and one rating value) gets equal
       weights on every rated item (before the decay): no contrast means "likes them all the same".
     - Repeated (user, item) rows keep the latest rating, with a warning saying how many rows.
-    - A user with no training ratings has no profile: `score` raises a ValueError naming them.
-      For such users use `score_ratings` (a profile from a few ratings, as in the "rate a few
-      movies" widget) or a `Hybrid` that falls back to popularity.
+    - A user with no ratings in the history has no profile: `score` raises a ValueError naming
+      them. For such users pass a history that holds their ratings (``train.with_ratings(...)``),
+      use `score_ratings` (a profile from a few ratings, as in the "rate a few movies" widget) or
+      a `Hybrid` that falls back to popularity.
 
     ``ContentBased(**PLAIN)`` (``interest=1, half_life=None, year_weight=0, prior=0``) is the plain
     model of the textbook: rating-weighted profiles, no decay, no year feature, no prior.
@@ -262,8 +264,10 @@ class ContentBased(Recommender):
         self.cache_dir = cache_dir
         self.device = device
 
+    _params = {"encoder": Choice(*ENCODERS), "interest": Real(), "half_life": Real(0, low_open=True, none=True),
+               "year_weight": Real(0), "prior": Real()}
+
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
-        self._check_params()
         items = train.items
         if not {"title", "genres", "year"} & set(items.columns):
             raise ValueError("ContentBased needs item metadata, but train.items has none of the columns "
@@ -282,21 +286,25 @@ class ContentBased(Recommender):
         log_users = np.log1p(users_per_item)
         z = (log_users - log_users.mean()) / max(log_users.std(), 1e-12)
         self.popularity_ = np.where(users_per_item > 0, z, 0.0).astype(np.float32)  # unrated: average
-        self.weights_ = self._weights(self._history_with(train, valid))  # (n_users, n_items) CSR of w_uj
+        # the training users' profiles, kept (and saved) for `explain` and the notebooks
+        self.weights_ = self._weights(train, "train")  # (n_users, n_items) CSR of w_uj
         self.profiles_ = self._profile(self.weights_)  # (n_users, n_features)
 
-    def _check_params(self) -> None:
-        if self.encoder not in ENCODERS:
-            raise ValueError(f"encoder={self.encoder!r} is not supported; use one of {ENCODERS}.")
-        for name in ("interest", "year_weight", "prior"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
-                raise ValueError(f"{name}={value!r} must be a finite number.")
-        if self.year_weight < 0:
-            raise ValueError(f"year_weight={self.year_weight!r} must be >= 0 (0 leaves the year out).")
-        h = self.half_life
-        if h is not None and (isinstance(h, bool) or not isinstance(h, (int, float, np.number)) or not 0 < h < np.inf):
-            raise ValueError(f"half_life={h!r} must be a positive number of ratings, or None for no decay.")
+    def user_profiles(self, history: Interactions | None = None):
+        """``(weights, profiles)`` of every user from ``history`` (default: the training data).
+
+        ``weights`` is the (n_users, n_items) CSR of ``w_uj``, ``profiles`` the (n_users,
+        n_features) ``p_u``; built once per history object (shared: do not modify them).
+        """
+        history = self._check_history(history)
+        if history is self.train_:
+            return self.weights_, self.profiles_
+
+        def build(h: Interactions):
+            weights = self._weights(h, "history", stacklevel=7)  # a warning points at the caller of score
+            return weights, self._profile(weights)
+
+        return self._per_history(history, "content profiles", build)
 
     def _item_weights(self, ratings: np.ndarray) -> np.ndarray:
         """w for one user's ratings (time order, latest last): centred, plus interest, decayed."""
@@ -307,17 +315,19 @@ class ContentBased(Recommender):
             w = w * 0.5 ** (np.arange(len(w))[::-1] / self.half_life)  # age: ratings made after it
         return w
 
-    def _weights(self, train: Interactions) -> sp.csr_matrix:
-        r = train.ratings
+    def _weights(self, data: Interactions, name: str, stacklevel: int = 4) -> sp.csr_matrix:
+        """``w_uj`` of every user from ``data`` (``name``: "train" or "history", for the messages;
+        ``stacklevel``: the frame a warning points at, the caller's ``fit`` or ``score``)."""
+        r = data.ratings
         if r["rating"].isna().any():
-            raise ValueError(f"train (with valid, when given) has {int(r['rating'].isna().sum())} NaN rating(s); "
-                             "ContentBased weighs items by rating, so drop or impute them before fitting.")
+            raise ValueError(f"{name} ({data.name}) has {int(r['rating'].isna().sum())} NaN rating(s); "
+                             "ContentBased weighs items by rating, so drop or impute them first.")
         n_repeats = int(r.duplicated(["user", "item"]).sum())
         if n_repeats:
-            warnings.warn(f"train has {n_repeats} row(s) that repeat a (user, item) pair; ContentBased keeps "
-                          "the latest rating of each pair (as Interactions.to_csr does).", stacklevel=4)
+            warnings.warn(f"{name} ({data.name}) has {n_repeats} row(s) that repeat a (user, item) pair; ContentBased "
+                          "keeps the latest rating of each pair (as Interactions.to_csr does).", stacklevel=stacklevel)
         # each pair's latest row, users in order and each user's rows in time order
-        last = r.iloc[train.time_order()].drop_duplicates(["user", "item"], keep="last")
+        last = r.iloc[data.time_order()].drop_duplicates(["user", "item"], keep="last")
         users, items = last["user"].to_numpy(), last["item"].to_numpy()
         ratings = last["rating"].to_numpy(np.float64)
         bounds = np.searchsorted(users, np.arange(self.n_users_ + 1))
@@ -340,15 +350,18 @@ class ContentBased(Recommender):
             else np.linalg.norm(profiles, axis=1)
         return dots / np.maximum(norms, 1e-12)[:, None]  # item rows are unit-norm already
 
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        cold = users[np.diff(self.weights_.indptr)[users] == 0]
+    def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
+        weights, profiles = self.user_profiles(history)
+        cold = users[np.diff(weights.indptr)[users] == 0]
         if len(cold):
+            where = "train" if history is self.train_ else f"the history given ({history.name})"
             raise ValueError(
-                f"user {int(cold[0])} ({len(cold)} user(s) in this call) has no ratings in train, so "
-                "ContentBased has no profile for them. Use score_ratings({item: rating, ...}) with a few "
-                "ratings, or Hybrid(models=[...]) which gives users without history popularity scores."
+                f"user {int(cold[0])} ({len(cold)} user(s) in this call) has no ratings in {where}, so "
+                "ContentBased has no profile for them. Pass a history with their ratings "
+                "(score(users, history=train.with_ratings(...))), use score_ratings({item: rating, ...}), "
+                "or Hybrid(models=[...]), which gives users without history popularity scores."
             )
-        return self._cosine(self.profiles_[users]) + self.prior * self.popularity_
+        return self._cosine(profiles[users]) + self.prior * self.popularity_
 
     def _item_vectors(self):
         return self.item_features_
@@ -359,7 +372,9 @@ class ContentBased(Recommender):
 
         The ratings are centred on their own mean, like a training user's, and taken in the
         dict's order as time order: with ``half_life``, the last entry is the most recent (the
-        "rate a few movies" widget adds ratings in the order they are given).
+        "rate a few movies" widget adds ratings in the order they are given). It is the score of
+        a user whose history holds exactly these ratings (``score(user, history=...)`` with
+        `reclab.widgets.newcomer_history`), without building that history.
 
         Examples
         --------
@@ -380,8 +395,10 @@ class ContentBased(Recommender):
         return scores.astype(np.float32)
 
     # -------------------------------------------------------------------------- explanations
-    def explain(self, user: int, item: int, n: int = 5) -> dict:
+    def explain(self, user: int, item: int, n: int = 5, *, history: Interactions | None = None) -> dict:
         """Why ``item`` scores what it does for ``user``: the features and the rated items behind it.
+
+        The profile is the user's in ``history`` (default: the training data), as in `score`.
 
         Returns
         -------
@@ -398,11 +415,13 @@ class ContentBased(Recommender):
         """
         user = int(self._check_users(user)[0])
         item = int(self._check_ids(item, self.n_items_, "item")[0])
-        score = float(self._score(np.array([user]))[0, item])
-        cosine = float(self._cosine(self.profiles_[[user]])[0, item])
+        history = self._check_history(history)
+        weights, profiles = self.user_profiles(history)
+        score = float(self._score(np.array([user]), history)[0, item])
+        cosine = float(self._cosine(profiles[[user]])[0, item])
         prior = float(self.prior * self.popularity_[item])
         X = self.item_features_
-        profile = self.profiles_[user]
+        profile = profiles[user]
         p = (profile.toarray() if sp.issparse(profile) else np.asarray(profile)).ravel()
         x = (X[item].toarray() if sp.issparse(X) else X[item]).ravel()
         p_unit = p / max(np.linalg.norm(p), 1e-12)
@@ -412,7 +431,7 @@ class ContentBased(Recommender):
             features = pd.DataFrame({"feature": self.features_[nz], "user_weight": p_unit[nz],
                                      "item_weight": x[nz], "contribution": p_unit[nz] * x[nz]})
             features = features.sort_values("contribution", ascending=False, kind="stable").head(n)
-        row = self.weights_[user]
+        row = weights[user]
         rated, w = row.indices, row.data
         sims = np.asarray(X[rated] @ x).ravel()  # (n_rated,) cosines: item rows are unit-norm
         items = pd.DataFrame({"item": rated, "title": self.titles_[rated], "weight": w, "similarity": sims,

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import Interactions, Split
-from .base import NotFittedError, Recommender
+from .base import Bool, Choice, Int, NotFittedError, Recommender
 from .content import ContentBased, item_tokens
 
 HOWS = ("weighted", "switching")
@@ -55,7 +55,10 @@ class Hybrid(Recommender):
     """Weighted or switching hybrid of any recommenders (Burke, 2002).
 
     ``fit`` fits every component on the same training data (unless ``refit=False``, for components
-    fitted already on it). Scores of each component are normalised per user before they meet:
+    fitted already on the same users and items). `score` and `recommend` pass their ``history`` to
+    every component (``model.score(users, history=history)``), so each scores the user from the
+    same history, and `recommend` masks that history (train + valid for the test). Scores of each
+    component are normalised per user before they meet:
     the components' scales have nothing in common (a cosine in [-1, 1], EASE's unbounded
     regression scores, popularity counts in the hundreds).
 
@@ -66,8 +69,9 @@ class Hybrid(Recommender):
 
     Cold start (choices of ours; Burke describes the idea, not these rules):
 
-    - **users with no training history** get popularity (distinct users per item), in both modes:
-      no component can personalise for them, and a ContentBased component cannot score them;
+    - **users with no history** (no item in the history scored from) get popularity (distinct
+      training users per item), in both modes: no component can personalise for them, and a
+      ContentBased component cannot score them;
     - **items with no training interactions**, in the weighted mode, take the weighted average of
       the content components' normalised scores only (the `ContentBased` instances among
       ``models``): collaborative scores for an unrated item are uninformative. Without a content
@@ -79,11 +83,15 @@ class Hybrid(Recommender):
     weights : one non-negative weight per model (weighted mode); default equal weights. The
         combined score is ``sum_m w_m z_m / sum_m w_m``.
     how : "weighted" or "switching". Switching needs exactly two models: users with fewer than
-        ``min_history`` training items get ``models[0]``, the others ``models[1]``.
+        ``min_history`` distinct items in the history scored from get ``models[0]``, the others
+        ``models[1]``.
     normalize : "zscore" or "minmax" (see above).
-    min_history : the switching threshold, in distinct training items.
-    refit : fit the components in ``fit`` (default); False keeps them as they are.
+    min_history : the switching threshold, in distinct items of the user's history (an int >= 1).
+    refit : fit the components in ``fit`` (default); False keeps them as they are, and checks that
+        each was fitted on data with train's users and items (ids included).
     """
+
+    _params = {"how": Choice(*HOWS), "normalize": Choice(*NORMALIZERS), "min_history": Int(1), "refit": Bool()}
 
     def __init__(self, *, models: Sequence[Recommender], weights: Sequence[float] | None = None,
                  how: str = "weighted", normalize: str = "zscore", min_history: int = 20, refit: bool = True):
@@ -95,14 +103,28 @@ class Hybrid(Recommender):
         self.refit = refit
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
-        self._check_params()
+        self._check_models()
         for i, model in enumerate(self.models):
             if self.refit:
-                model.fit(train, valid)
-            elif getattr(model, "n_items_", None) != train.n_items or getattr(model, "n_users_", 0) < train.n_users:
+                model.fit(train, valid=valid)
+                continue
+            fitted_on = getattr(model, "train_", None)
+            if not isinstance(fitted_on, Interactions):
                 raise NotFittedError(
                     f"models[{i}] ({type(model).__name__}) is not fitted on this data (refit=False needs "
-                    f"{train.n_users} users and {train.n_items} items); fit it on train or use refit=True."
+                    f"components fitted on train's {train.n_users} users and {train.n_items} items); fit it on "
+                    "train or use refit=True."
+                )
+            sizes = (fitted_on.n_users, fitted_on.n_items) == (train.n_users, train.n_items)
+            if not (sizes and all(np.array_equal(np.asarray(getattr(fitted_on, ids)), np.asarray(getattr(train, ids)))
+                                  for ids in ("user_ids", "item_ids"))):
+                raise ValueError(
+                    f"models[{i}] ({type(model).__name__}) is not fitted on this data: it was fitted on "
+                    f"{fitted_on.name!r} ({fitted_on.n_users} users, {fitted_on.n_items} items"
+                    f"{', other ids' if sizes else ''}), train is {train.name!r} ({train.n_users} users, "
+                    f"{train.n_items} items). With refit=False every component must be fitted on train's users and "
+                    "items (e.g. split.train), since the hybrid passes its history to each; fit it on train or use "
+                    "refit=True."
                 )
         self.weights_ = np.asarray(self.weights if self.weights is not None else [1.0] * len(self.models), float)
         self.history_ = np.diff(self.seen_.indptr)  # (n_users,) distinct training items per user
@@ -110,46 +132,51 @@ class Hybrid(Recommender):
         self.content_ = np.array([isinstance(m, ContentBased) for m in self.models])
         self.cold_items_ = self.popularity_ == 0
 
-    def _check_params(self) -> None:
-        if self.how not in HOWS:
-            raise ValueError(f"how={self.how!r} is not supported; use one of {HOWS}.")
-        if self.normalize not in NORMALIZERS:
-            raise ValueError(f"normalize={self.normalize!r} is not supported; use one of {NORMALIZERS}.")
+    def _check_models(self) -> None:
+        """The rules a parameter table cannot express: the models, their number, the weights."""
         models = list(self.models) if isinstance(self.models, (list, tuple)) else None
         if not models or not all(isinstance(m, Recommender) for m in models):
             raise ValueError(f"models must be a non-empty list of reclab recommenders, got {self.models!r}.")
         if self.how == "switching" and len(models) != 2:
             raise ValueError(f"how='switching' needs exactly 2 models [for short histories, for long ones], "
                              f"got {len(models)}.")
-        if self.how == "switching" and (not isinstance(self.min_history, (int, np.integer)) or self.min_history < 1):
-            raise ValueError(f"min_history={self.min_history!r} must be an int >= 1 (training items).")
         if self.weights is not None:
-            w = np.asarray(self.weights, dtype=float)
+            try:
+                w = np.asarray(self.weights, dtype=float)
+            except (TypeError, ValueError):
+                w = np.full(0, np.nan)
             if w.shape != (len(models),) or not np.isfinite(w).all() or (w < 0).any() or w.sum() == 0:
-                raise ValueError(f"weights={list(self.weights)!r} must be {len(models)} finite non-negative "
-                                 "numbers, not all zero (one per model).")
+                raise ValueError(f"weights={self.weights!r} is not valid: it must be {len(models)} finite "
+                                 "non-negative numbers, not all zero (one per model).")
 
-    def _component(self, index: int, users: np.ndarray) -> np.ndarray:
-        scores = np.asarray(self.models[index].score(users), dtype=np.float64)  # (len(users), n_items)
+    @staticmethod
+    def _lengths(history: Interactions) -> np.ndarray:
+        """(n_users,) distinct items of each user in ``history``, counted once per history."""
+        return history.view("distinct items per user", lambda h: np.diff(h.binary().indptr))
+
+    def _component(self, index: int, users: np.ndarray, history: Interactions) -> np.ndarray:
+        model = self.models[index]
+        scores = np.asarray(model.score(users, history=history), dtype=np.float64)  # (len(users), n_items)
         if not np.isfinite(scores).all():
-            raise ValueError(f"models[{index}] ({type(self.models[index]).__name__}) returned non-finite "
+            raise ValueError(f"models[{index}] ({type(model).__name__}) returned non-finite "
                              "scores; a hybrid cannot normalise them.")
         return normalize_scores(scores, self.normalize)
 
-    def _score(self, users: np.ndarray) -> np.ndarray:
+    def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
         out = np.empty((len(users), self.n_items_))
-        cold = self.history_[users] == 0
+        lengths = self._lengths(history)[users]
+        cold = lengths == 0
         out[cold] = normalize_scores(self.popularity_[None, :], self.normalize)
         warm = np.flatnonzero(~cold)  # positions in users
         if self.how == "switching":
-            short = self.history_[users[warm]] < self.min_history
+            short = lengths[warm] < self.min_history
             for index, rows in ((0, warm[short]), (1, warm[~short])):
                 if len(rows):
-                    out[rows] = self._component(index, users[rows])
+                    out[rows] = self._component(index, users[rows], history)
             return out
         if len(warm):
             w = self.weights_
-            parts = [self._component(m, users[warm]) for m in range(len(self.models))]  # each (n_warm, n_items)
+            parts = [self._component(m, users[warm], history) for m in range(len(self.models))]  # (n_warm, n_items)
             combined = sum(wm * part for wm, part in zip(w, parts)) / w.sum()
             if self.content_.any() and w[self.content_].sum() > 0 and self.cold_items_.any():
                 content = sum(w[m] * parts[m][:, self.cold_items_] for m in np.flatnonzero(self.content_))
@@ -157,13 +184,15 @@ class Hybrid(Recommender):
             out[warm] = combined
         return out
 
-    def which_model(self, users) -> np.ndarray:
-        """Switching mode: per user, the index of the model that scores them, or -1 for popularity."""
+    def which_model(self, users, *, history: Interactions | None = None) -> np.ndarray:
+        """Switching mode: per user, the index of the model that scores them from ``history``
+        (default: the training data), or -1 for popularity."""
         users = self._check_users(users)
+        history = self._check_history(history)
         if self.how != "switching":
             raise ValueError(f"which_model is for how='switching'; this hybrid is how={self.how!r}.")
-        choice = np.where(self.history_[users] < self.min_history, 0, 1)
-        return np.where(self.history_[users] == 0, -1, choice)
+        lengths = self._lengths(history)[users]
+        return np.where(lengths == 0, -1, np.where(lengths < self.min_history, 0, 1))
 
     def save(self, path):
         raise NotImplementedError("Hybrid holds other models, which save one by one: save each of "

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from ..data import Interactions
 from ..metrics import top_k
-from .base import Recommender
+from .base import Bool, Choice, Int, Real, Recommender, changed_users
 
 SIMILARITIES = ("cosine", "jaccard", "pearson")
 FEEDBACK = ("binary", "rating")
@@ -69,56 +69,16 @@ def column_similarity(
         isinstance(k_neighbours, bool) or not isinstance(k_neighbours, (int, np.integer)) or k_neighbours <= 0
     ):
         raise ValueError(f"k_neighbours={k_neighbours!r} must be a positive int (or None to keep every neighbour).")
-    X = sp.csc_matrix(X, dtype=np.float64, copy=True)  # copied: sum_duplicates works in place
-    X.sum_duplicates()
-    n_cols = X.shape[1]
-    counts = np.diff(X.indptr)  # entries per column
-    B = X.copy()
-    B.data[:] = 1.0  # (n_rows, n_cols) who-has-what
-    BT = B.T.tocsr()
-
-    if similarity == "pearson":
-        means = np.asarray(X.sum(axis=0)).ravel() / np.maximum(counts, 1)
-        V = X.copy()
-        V.data -= np.repeat(means, counts)  # centred; a rating equal to the mean stays stored
-        V2 = V.multiply(V).tocsc()
-        V2T = V2.T.tocsr()
-    else:
-        V = X
-        norms = np.sqrt(np.asarray(V.multiply(V).sum(axis=0)).ravel())  # (n_cols,)
-    VT = V.T.tocsr()
-    need_common = similarity == "jaccard" or shrink > 0
-
+    columns = _Columns(X, similarity)
+    n_cols = columns.n
     rows, cols, vals = [], [], []
     step = max(1, _BLOCK_CELLS // max(n_cols, 1))
     for start in range(0, n_cols, step):
         block = np.arange(start, min(start + step, n_cols))
-        common = (BT[block] @ B).toarray() if need_common else None  # (b, n_cols) shared rows
-        if similarity == "cosine":
-            num = (VT[block] @ V).toarray()
-            den = norms[block, None] * norms[None, :]
-        elif similarity == "jaccard":
-            num = common
-            den = counts[block, None] + counts[None, :] - common
-        else:  # Pearson: sums run over shared rows only, the norms included
-            num = (VT[block] @ V).toarray()
-            den = np.sqrt((V2T[block] @ B).toarray() * (BT[block] @ V2).toarray())
-        sim = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-        if shrink > 0:
-            sim *= common / (common + shrink)
-        diagonal = np.zeros(sim.shape, bool)
-        diagonal[np.arange(len(block)), block] = True
-        if k_neighbours is None or k_neighbours >= n_cols - 1:
-            keep = ~diagonal
-        else:
-            best, _ = top_k(sim, int(k_neighbours), exclude=diagonal)  # (b, k)
-            keep = np.zeros(sim.shape, bool)
-            np.put_along_axis(keep, best, True, axis=1)
-        keep &= sim != 0
-        r, c = np.nonzero(keep)
+        r, c, v = _similarity_rows(columns, block, columns, similarity, shrink, k_neighbours, itself=block)
         rows.append(block[r])
         cols.append(c)
-        vals.append(sim[r, c])
+        vals.append(v)
     S = sp.csr_matrix(
         (np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
         shape=(n_cols, n_cols),
@@ -127,14 +87,88 @@ def column_similarity(
     return S
 
 
+class _Columns:
+    """What `column_similarity` needs of the columns of a sparse matrix, computed once."""
+
+    def __init__(self, X: sp.spmatrix, similarity: str):
+        X = sp.csc_matrix(X, dtype=np.float64, copy=True)  # copied: sum_duplicates works in place
+        X.sum_duplicates()
+        self.n = X.shape[1]
+        self.counts = np.diff(X.indptr)  # entries per column
+        self.B = X.copy()
+        self.B.data[:] = 1.0  # (n_rows, n_cols) who-has-what
+        self.BT = self.B.T.tocsr()
+        if similarity == "pearson":
+            means = np.asarray(X.sum(axis=0)).ravel() / np.maximum(self.counts, 1)
+            self.V = X.copy()
+            self.V.data -= np.repeat(means, self.counts)  # centred; a rating equal to the mean stays stored
+            self.V2 = self.V.multiply(self.V).tocsc()
+            self.V2T = self.V2.T.tocsr()
+        else:
+            self.V = X
+            self.norms = np.sqrt(np.asarray(self.V.multiply(self.V).sum(axis=0)).ravel())  # (n_cols,)
+        self.VT = self.V.T.tocsr()
+
+
+def _similarity_rows(query: _Columns, block: np.ndarray, columns: _Columns, similarity: str, shrink: float,
+                     k_neighbours: int | None, itself: np.ndarray):
+    """Similarities of the ``block`` columns of ``query`` to every column of ``columns``, pruned.
+
+    ``itself[r]`` is the column that query ``r`` may not have as a neighbour (itself; -1: none).
+    Returns the kept entries as (row in block, column, value), the zeros dropped.
+    """
+    n_cols = columns.n
+    need_common = similarity == "jaccard" or shrink > 0
+    common = (query.BT[block] @ columns.B).toarray() if need_common else None  # (b, n_cols) shared rows
+    if similarity == "cosine":
+        num = (query.VT[block] @ columns.V).toarray()
+        den = query.norms[block, None] * columns.norms[None, :]
+    elif similarity == "jaccard":
+        num = common
+        den = query.counts[block, None] + columns.counts[None, :] - common
+    else:  # Pearson: sums run over shared rows only, the norms included
+        num = (query.VT[block] @ columns.V).toarray()
+        den = np.sqrt((query.V2T[block] @ columns.B).toarray() * (query.BT[block] @ columns.V2).toarray())
+    sim = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    if shrink > 0:
+        sim *= common / (common + shrink)
+    diagonal = np.zeros(sim.shape, bool)
+    mine = np.flatnonzero(itself >= 0)
+    diagonal[mine, itself[mine]] = True
+    if k_neighbours is None or k_neighbours >= n_cols - 1:
+        keep = ~diagonal
+    else:
+        best, _ = top_k(sim, int(k_neighbours), exclude=diagonal)  # (b, k)
+        keep = np.zeros(sim.shape, bool)
+        np.put_along_axis(keep, best, True, axis=1)
+    keep &= sim != 0
+    r, c = np.nonzero(keep)
+    return r, c, sim[r, c]
+
+
 def _check_options(model: "UserKNN | ItemKNN") -> None:
-    if model.feedback not in FEEDBACK:
-        raise ValueError(f"feedback={model.feedback!r} is not supported; use one of {FEEDBACK}.")
+    """The rule a parameter table cannot express: Pearson needs ratings."""
     if model.similarity == "pearson" and model.feedback == "binary":
         raise ValueError(
             "similarity='pearson' needs feedback='rating': centred binary data is all zeros; "
             "pass feedback='rating' or choose similarity='cosine' or 'jaccard'."
         )
+
+
+_KNN_PARAMS = {
+    "k_neighbours": Int(1, none=True),
+    "similarity": Choice(*SIMILARITIES),
+    "shrink": Real(0),
+    "feedback": Choice(*FEEDBACK),
+    "normalize": Bool(),
+}
+
+
+def feedback_matrix(history: Interactions, feedback: str) -> sp.csr_matrix:
+    """``history.to_csr(feedback)``, built once per history (a shared view: do not modify it)."""
+    if feedback == "binary":
+        return history.binary()
+    return history.view("csr.rating", lambda d: d.to_csr("rating"))
 
 
 def _normalise(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -147,6 +181,9 @@ class ItemKNN(Recommender):
 
     ``score(u, i) = Σ_{j ∈ items of u} sim(i, j) · x_uj``, summed over the ``k_neighbours`` items
     most similar to ``i`` (``x`` is 1 with ``feedback="binary"``, the rating with "rating").
+    The similarities are learned from ``train``; the user's row ``x_u`` is read from the history
+    given at scoring time (the training data by default, ``split.history("test")`` for the test),
+    so an event added to the history changes the user's scores at once, without a refit.
     Deviations from the paper:
 
     - ranking, not rating prediction: the weighted *sum* is the default, because dividing by
@@ -171,8 +208,9 @@ class ItemKNN(Recommender):
     ml-100k, leave-last-out, in the grid of ``benchmarks/classic_knn.py --tune``.
     """
 
-    _state = ("X_", "sim_")
-    _shapes = {"X_": ("U", "I"), "sim_": ("I", "I")}
+    _state = ("sim_",)
+    _shapes = {"sim_": ("I", "I")}
+    _params = _KNN_PARAMS
 
     def __init__(
         self,
@@ -189,29 +227,26 @@ class ItemKNN(Recommender):
         self.feedback = feedback
         self.normalize = normalize
 
+    @property
+    def X_(self) -> sp.csr_matrix:
+        """The training (n_users, n_items) feedback matrix the similarities come from (shared: do not modify)."""
+        return feedback_matrix(self._fitted("train_"), self.feedback)
+
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         _check_options(self)
-        self.X_ = train.to_csr(self.feedback)  # (n_users, n_items)
         self.sim_ = column_similarity(
             self.X_, self.similarity, shrink=self.shrink, k_neighbours=self.k_neighbours
         )  # (n_items, n_items), row i = neighbours of item i
-        _score_from_known(self, train, valid)
 
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        scores = (self.X_[users] @ self.sim_.T).toarray()  # (n, n_items)
+    def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
+        scores = (feedback_matrix(history, self.feedback)[users] @ self.sim_.T).toarray()  # (n, n_items)
         if self.normalize:
-            weights = (self.seen_[users] @ abs(self.sim_).T).toarray()
+            weights = (history.binary()[users] @ abs(self.sim_).T).toarray()
             scores = _normalise(scores, weights)
         return scores
 
     def _item_vectors(self) -> sp.csr_matrix:
         return self.sim_  # an item is described by its neighbours
-
-
-def _score_from_known(model: Recommender, train: Interactions, valid: Interactions | None) -> None:
-    """Similarities come from train; after ``fit(train, valid)`` scores read train + valid (see `reclab.models.base`)."""
-    if valid is not None:
-        model.X_ = model._history_with(train, valid).to_csr(model.feedback)
 
 
 class UserKNN(Recommender):
@@ -227,13 +262,26 @@ class UserKNN(Recommender):
       weighting ``min(n, 50) / 50``; both damp similarities built on few co-rated items;
     - neighbours are the k most similar users overall, not among those who rated the item.
 
+    **Scoring from a history.** The model is the training users: their rows ``x_v`` and the
+    user-user similarities among them, learned from ``train``. A user scored from a history
+    other than the training data, whose row there differs from their training row, is compared
+    afresh — their history row against every *other* user's training row, with the same
+    similarity, shrinkage and pruning — and their scores sum those neighbours' training rows. So
+    a new event changes the user's neighbours, hence their scores, at once; other users'
+    histories never enter (they are not the model, and for the test they would hold the
+    neighbours' validation items). Users whose row is unchanged keep the learned similarities:
+    scored from the training data, nothing is recomputed. (On ml-100k, leave-last-out, this scores
+    test NDCG@10 0.059 against 0.056 for learned similarities with the neighbours' train + valid
+    rows, the rule before the history contract.)
+
     Parameters are those of `ItemKNN`, with users in place of items. The defaults (cosine,
     15 neighbours, shrink 5) scored best on the validation part of ml-100k, leave-last-out, in the
     grid of ``benchmarks/classic_knn.py --tune``: a few close neighbours beat many loose ones.
     """
 
-    _state = ("X_", "sim_")
-    _shapes = {"X_": ("U", "I"), "sim_": ("U", "U")}
+    _state = ("sim_",)
+    _shapes = {"sim_": ("U", "U")}
+    _params = _KNN_PARAMS
 
     def __init__(
         self,
@@ -250,16 +298,48 @@ class UserKNN(Recommender):
         self.feedback = feedback
         self.normalize = normalize
 
+    @property
+    def X_(self) -> sp.csr_matrix:
+        """The training (n_users, n_items) feedback matrix: the neighbours' rows (shared: do not modify)."""
+        return feedback_matrix(self._fitted("train_"), self.feedback)
+
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         _check_options(self)
-        self.X_ = train.to_csr(self.feedback)  # (n_users, n_items)
+        self.__dict__.pop("_train_columns", None)  # the previous fit's, if any
         self.sim_ = column_similarity(
             self.X_.T, self.similarity, shrink=self.shrink, k_neighbours=self.k_neighbours
         )  # (n_users, n_users), row u = neighbours of user u
-        _score_from_known(self, train, valid)
 
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        neighbours = self.sim_[users]  # (n, n_users)
+    def _neighbours(self, users: np.ndarray, history: Interactions) -> sp.csr_matrix:
+        """(len(users), n_users) similarity rows: learned, or recomputed from the history row."""
+        neighbours = self.sim_[users]
+        if history is self.train_:
+            return neighbours
+        changed = self._per_history(history, "changed users", lambda h: changed_users(self.train_, h))
+        again = np.flatnonzero(np.isin(users, changed))  # positions in users
+        if len(again) == 0:
+            return neighbours
+        train_users = self.__dict__.get("_train_columns")
+        if train_users is None:  # the training users as columns, built once per fitted (or loaded) model
+            train_users = self.__dict__["_train_columns"] = _Columns(self.X_.T, self.similarity)
+        query = _Columns(feedback_matrix(history, self.feedback)[users[again]].T, self.similarity)
+        rows, cols, vals = [], [], []
+        step = max(1, _BLOCK_CELLS // max(self.n_users_, 1))  # as in column_similarity: one dense block at a time
+        for start in range(0, len(again), step):
+            block = np.arange(start, min(start + step, len(again)))
+            r, c, v = _similarity_rows(query, block, train_users, self.similarity, self.shrink,
+                                       self.k_neighbours, itself=users[again[block]])
+            rows.append(again[block[r]])
+            cols.append(c)
+            vals.append(v)
+        fresh = sp.csr_matrix((np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
+                              shape=neighbours.shape)
+        keep = np.ones(len(users), np.float32)
+        keep[again] = 0.0
+        return (sp.diags(keep) @ neighbours + fresh).tocsr()
+
+    def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
+        neighbours = self._neighbours(users, history)  # (n, n_users)
         scores = (neighbours @ self.X_).toarray()  # (n, n_items)
         if self.normalize:
             scores = _normalise(scores, (abs(neighbours) @ self.seen_).toarray())

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data import Interactions
-from .base import Recommender
+from .base import Real, Recommender
 
 
 def transition_counts(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:
@@ -46,6 +46,30 @@ def transition_counts(sequences: list[np.ndarray], n_items: int) -> sp.csr_matri
     return counts
 
 
+def last_items(history: Interactions) -> np.ndarray:
+    """Each user's latest item in ``history`` (time order, ties by row: `Interactions.time_order`), -1 for none.
+
+    Built once per history object (a shared view: do not modify it).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ratings = pd.DataFrame({"user_id": [0, 0, 1], "item_id": [0, 1, 1], "rating": 1.0, "timestamp": [2, 1, 0]})
+    >>> last_items(Interactions.from_frames(ratings)).tolist()   # user 0 rated item 0 after item 1
+    [0, 1]
+    """
+    def build(d: Interactions) -> np.ndarray:
+        order = d.time_order()
+        users = d.ratings["user"].to_numpy()[order]
+        items = d.ratings["item"].to_numpy()[order]
+        last = np.flatnonzero(np.r_[users[1:] != users[:-1], True]) if len(users) else np.zeros(0, np.int64)
+        out = np.full(d.n_users, -1, np.int64)
+        out[users[last]] = items[last]
+        return out
+
+    return history.view("last items", build)
+
+
 class MarkovChain(Recommender):
     """First-order item-to-item Markov chain with additive smoothing and popularity backoff.
 
@@ -60,11 +84,11 @@ class MarkovChain(Recommender):
     popular items, and ties among unseen successors are broken by popularity rather than by index.
     A user with no training history is scored by ``pop`` alone.
 
-    Which "last item": after ``fit(train)`` it is the latest item of the user's training sequence.
-    After ``fit(train, valid=valid)`` it is the latest of train + valid — the right input for the
-    **test** item, which follows the validation one (`reclab.evaluate` masks train + valid for
-    test). Transitions are counted on train only. To evaluate on ``part="valid"`` fit without
-    ``valid``, otherwise the model conditions on the very item it is asked to predict.
+    Which "last item": the latest item of the user in the history given at scoring time (the
+    training data by default; `reclab.evaluate` passes ``split.history(part)``: train for the
+    validation item, train + valid for the test item, which follows the validation one). The
+    transitions and the popularity are counted on ``train`` only, so one fit serves both parts,
+    and an event added to a user's history moves their scores to the new item's row at once.
 
     Parameters
     ----------
@@ -76,28 +100,26 @@ class MarkovChain(Recommender):
     Consecutive repeats of an item count as self-transitions (the evaluator masks seen items).
     """
 
-    _state = ("transitions_", "popularity_", "last_item_")
-    _shapes = {"transitions_": ("I", "I"), "popularity_": ("I",), "last_item_": ("U",)}
+    _state = ("transitions_", "popularity_")
+    _shapes = {"transitions_": ("I", "I"), "popularity_": ("I",)}
+    _params = {"smoothing": Real(0), "backoff": Real(0)}
 
     def __init__(self, *, smoothing: float = 0.0, backoff: float = 1.0):
         self.smoothing = smoothing
         self.backoff = backoff
 
+    @property
+    def last_item_(self) -> np.ndarray:
+        """(n_users,) each user's latest training item, -1 for none (the default history's `last_items`)."""
+        return last_items(self._fitted("train_"))
+
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
-        for name in ("smoothing", "backoff"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) or not 0 <= value < np.inf:
-                raise ValueError(f"{name}={value!r} must be a finite number >= 0, e.g. 0.0 or 1.0.")
-        sequences = train.sequences()
-        self.transitions_ = transition_counts(sequences, self.n_items_)
+        self.transitions_ = transition_counts(train.sequences(), self.n_items_)
         counts = train.item_counts().astype(np.float64)
         self.popularity_ = (counts / counts.sum()).astype(np.float32)  # (n_items,)
-        if valid is not None:
-            sequences = self._history_with(train, valid).sequences()
-        self.last_item_ = np.array([s[-1] if len(s) else -1 for s in sequences], dtype=np.int64)  # (n_users,)
 
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        last = self.last_item_[users]  # (B,), -1 where the user has no history
+    def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
+        last = last_items(history)[users]  # (B,), -1 where the user has no history
         known = last >= 0
         rows = self.transitions_[np.where(known, last, 0)].toarray()  # (B, n_items)
         rows[~known] = 0.0  # no last item: only the popularity prior is left
