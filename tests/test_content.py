@@ -280,7 +280,13 @@ class Counting:
 
 
 def test_minilm_loads_offline_and_gives_unit_norm_384d(minilm):
-    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    from reclab.models.content import _load_minilm
+
+    before = dict(os.environ)
+    _load_minilm.cache_clear()  # load afresh: the offline switches are set only during the load
+    again = load_minilm()
+    assert dict(os.environ) == before
+    assert again is not minilm and type(again) is type(minilm)
     vectors = minilm.encode(["Toy Story (1995) — Animation"], normalize_embeddings=True)
     assert vectors.shape == (1, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)

