@@ -14,7 +14,7 @@ from reclab import models
 from reclab.data import leave_last_out, make_synthetic
 from reclab.models.content import embed_texts, embedding_cache_path
 
-CLASSES = sorted(set(models.__all__) - {"NotFittedError", "Recommender"})
+CLASSES = sorted(set(models.__all__) - {"NotFittedError", "Recommender", "sample_negatives"})
 N_USERS, N_ITEMS = 40, 30
 
 
@@ -186,14 +186,14 @@ def test_wrong_shape_is_refused_by_name(name, saved, tmp_path):
     grown = {}
 
     def grow(meta, arrays):  # one extra row in the biggest learned array (a torch tensor, a dense or a sparse one)
-        dense = [k for k in arrays if not k.startswith("seen_") and not k.endswith((".data", ".indices", ".indptr"))
+        dense = [k for k in arrays if not k.startswith("train_.") and not k.endswith((".data", ".indices", ".indptr"))
                  and arrays[k].ndim]
         if dense:
             key = max(dense, key=lambda k: arrays[k].size)
             arrays[key] = np.concatenate([arrays[key], arrays[key][:1]])
             grown["name"] = key.split("/")[0]
         else:  # only sparse arrays (kNN): claim one more row
-            key = next(k for k in meta["scalars"] if k.endswith(".shape") and not k.startswith("seen_"))
+            key = next(k for k in meta["scalars"] if k.endswith(".shape"))
             meta["scalars"][key][0] += 1
             grown["name"] = key.split(".")[0]
 
