@@ -258,3 +258,25 @@ def test_weighted_top_exercise_is_the_plain_minmax_sum(data, capsys):
     mix[data.to_csr("binary")[user].indices] = -np.inf
     check("05-weighted-top", np.argsort(-mix, kind="stable")[:3], data, a, b, 0.3, user, 3)
     assert capsys.readouterr().out.startswith("✅")
+
+
+def test_feature_users_scores_real_users_as_the_inner_model_on_augmented_data():
+    from reclab import evaluate
+    from reclab.models import EASE, FeatureUsers
+    from reclab.models.hybrid import add_feature_users
+
+    data = make_synthetic(n_users=80, n_items=40, seed=6)
+    split = leave_last_out(data)
+    wrapped = FeatureUsers(model=EASE(reg=10.0)).fit(split.train)
+    # by hand: EASE on train + pseudo-users, applied to the real users' rows of the given history
+    augmented = add_feature_users(split.train)
+    reference = EASE(reg=10.0).fit(augmented)
+    pseudo = augmented.ratings.iloc[len(split.train.ratings):]
+    history = augmented.with_ratings(pd.concat([split.history("test").ratings, pseudo], ignore_index=True))
+    X = history.to_csr("binary").toarray()
+    users = np.arange(split.train.n_users)
+    np.testing.assert_allclose(wrapped.score(users, history=split.history("test")), X[users] @ reference.B_,
+                               rtol=1e-5, atol=1e-5)
+    assert wrapped.n_pseudo_users_ == augmented.n_users - split.train.n_users > 0
+    plain = evaluate(EASE(reg=10.0).fit(split.train), split, 10, metrics=("NDCG",))
+    assert evaluate(wrapped, split, 10, metrics=("NDCG",))["n_users"].item() == plain["n_users"].item()

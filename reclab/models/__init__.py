@@ -18,6 +18,7 @@ _MODULES = {
     "BPR": "mf",
     "ALS": "mf",
     "Hybrid": "hybrid",
+    "FeatureUsers": "hybrid",
     "GMF": "ncf",
     "MLP": "ncf",
     "NeuMF": "ncf",

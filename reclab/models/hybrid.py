@@ -210,10 +210,8 @@ def add_feature_users(train: Interactions, rating: float | None = None) -> Inter
     pseudo-users follow, with user ids ``"genre:Drama"``, ``"decade:1990s"``; ``users`` becomes None.
     ``rating`` is the pseudo-users' rating (default: the highest rating in ``train``).
 
-    Examples
-    --------
-    >>> model = EASE().fit(add_feature_users(split.train))   # doctest: +SKIP
-    >>> evaluate(model, split)                                # real users only  # doctest: +SKIP
+    `FeatureUsers` wraps a model fitted this way so that it scores the split's real users from
+    any history (and so `evaluate` works as for any model).
     """
     tokens: dict[str, list[int]] = {}  # feature → the items that have it
     for i, row in enumerate(train.items.to_dict("records")):
@@ -233,6 +231,52 @@ def add_feature_users(train: Interactions, rating: float | None = None) -> Inter
     user_ids = np.concatenate([np.asarray(train.user_ids, dtype=object), np.asarray(names, dtype=object)])
     return replace(train, ratings=pd.concat([train.ratings, extra], ignore_index=True), users=None,
                    user_ids=user_ids, name=f"{train.name} + feature users")
+
+
+class FeatureUsers(Recommender):
+    """A collaborative ``model`` fitted on `add_feature_users` data: Burke's feature combination.
+
+    ``fit(train)`` fits ``model`` on train plus one pseudo-user per genre and decade; scoring
+    from a history (the training data, ``split.history("test")``, a newcomer's ratings) adds the
+    same pseudo-users to that history, so the inner model always sees the data it was fitted on
+    and the wrapper answers for the real users only, on the split's own ids — `evaluate` works as
+    for any model.
+
+    Parameters
+    ----------
+    model : an unfitted recommender, e.g. ``EASE()``; it is fitted in place.
+    rating : the pseudo-users' rating (default: the highest rating in train).
+
+    Examples
+    --------
+    >>> model = FeatureUsers(model=EASE()).fit(split.train)     # doctest: +SKIP
+    >>> evaluate(model, split)                                  # doctest: +SKIP
+    """
+
+    def __init__(self, *, model: Recommender, rating: float | None = None):
+        self.model, self.rating = model, rating
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        if not isinstance(self.model, Recommender):
+            raise TypeError(f"model must be a reclab recommender, e.g. EASE(), got {type(self.model).__name__}.")
+        augmented = add_feature_users(train, self.rating)
+        self.n_pseudo_users_ = augmented.n_users - train.n_users
+        self.augmented_ = augmented
+        self._pseudo_rows = augmented.ratings.iloc[len(train.ratings):]
+        self.model.fit(augmented, valid=None if valid is None else augmented.with_ratings(valid.ratings))
+
+    def _augment(self, history: Interactions) -> Interactions:
+        """``history`` plus the pseudo-users' rows, on the augmented ids (built once per history)."""
+        if history is self.train_:
+            return self.augmented_
+        return self._per_history(history, "feature users", lambda h: self.augmented_.with_ratings(
+            pd.concat([h.ratings, self._pseudo_rows], ignore_index=True)))
+
+    def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
+        return self.model.score(users, history=self._augment(history))
+
+    def save(self, path):
+        raise NotImplementedError("FeatureUsers wraps another model: save FeatureUsers.model and refit the wrapper.")
 
 
 def cold_item_split(split: Split, frac: float = 0.2, seed: int = 0) -> Split:
