@@ -38,6 +38,7 @@ def params(name: str, as_int=int) -> dict:
         "BERT4Rec": dict(n_factors=i(8), n_blocks=i(1), n_heads=i(2), max_len=i(10), n_masks=i(2), batch_size=i(16),
                          **torch_common),
         "Hybrid": dict(models=[models.Popularity(), models.EASE(reg=10.0)], min_history=i(5)),
+        "FeatureUsers": dict(model=models.EASE(reg=i(10))),
     }[name]
 
 
@@ -58,7 +59,7 @@ def fitted(split):
 
 
 def test_every_model_class_is_covered():
-    assert len(CLASSES) == 17 and {"SASRec", "ALS", "Hybrid", "Random"} <= set(CLASSES)
+    assert len(CLASSES) == 18 and {"SASRec", "ALS", "Hybrid", "FeatureUsers", "Random"} <= set(CLASSES)
 
 
 # ------------------------------------------------------------------------------ valid from another dataset
@@ -96,7 +97,7 @@ def test_numpy_int_parameters_mean_the_same_ints(name, split, tmp_path):
     np.testing.assert_array_equal(numpy.score(users), plain.score(users))  # np.int64(4) is the number 4
     items, _ = numpy.recommend(users, k=np.int64(3))
     assert items.shape == (N_USERS, 3)
-    if name != "Hybrid":  # Hybrid is saved model by model
+    if name not in ("Hybrid", "FeatureUsers"):  # wrappers are saved model by model
         loaded = type(numpy).load(numpy.save(tmp_path / "m.npz"))
         np.testing.assert_array_equal(loaded.score(users), plain.score(users))
 
@@ -115,7 +116,7 @@ def test_no_users_give_empty_arrays(name, fitted):
 
 
 # ------------------------------------------------------------------------------ damaged model files
-SAVEABLE = [name for name in CLASSES if name != "Hybrid"]
+SAVEABLE = [name for name in CLASSES if name not in ("Hybrid", "FeatureUsers")]
 
 
 def _rewrite(src, dst, change):
