@@ -116,17 +116,20 @@ class _BPRLoss(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         P, Q, bias, users, pos, neg, pu, qi, qj, bi, bj, diff, x = ctx.saved_tensors
-        g = -torch.sigmoid(-x) * grad  # (B,)
-        reg = ctx.reg * grad
+        scale = float(grad)  # 1.0 when the loss is what is minimised
+        g = torch.sigmoid(-x).mul_(-scale)  # (B,) ∂loss/∂x
+        reg = ctx.reg * scale
         gcol = g.unsqueeze(1)
         grads = [None] * 7
         if ctx.needs_input_grad[0]:
-            grads[0] = torch.zeros_like(P).index_add_(0, users, torch.addcmul(reg * pu, gcol, diff))
+            grads[0] = torch.zeros_like(P).index_add_(0, users, torch.mul(diff, gcol).add_(pu, alpha=reg))
         if ctx.needs_input_grad[1]:
             gp = gcol * pu
-            grads[1] = torch.zeros_like(Q).index_add_(0, pos, gp.add_(reg * qi)).index_add_(0, neg, reg * qj - gcol * pu)
+            grads[1] = (torch.zeros_like(Q).index_add_(0, pos, torch.add(gp, qi, alpha=reg))
+                        .index_add_(0, neg, gp.neg_().add_(qj, alpha=reg)))
         if ctx.needs_input_grad[2]:
-            grads[2] = torch.zeros_like(bias).index_add_(0, pos, g + reg * bi).index_add_(0, neg, reg * bj - g)
+            grads[2] = torch.zeros_like(bias).index_add_(0, pos, torch.add(g, bi, alpha=reg)).index_add_(
+                0, neg, torch.add(-g, bj, alpha=reg))
         return tuple(grads)
 
 
