@@ -38,7 +38,9 @@ from ._sampling import sample_negatives
 from ._torch import TorchRecommender
 from .base import Bool, Choice, Int, Real, Recommender, changed_users
 
-FUNK_FOLD_IN, BPR_FOLD_IN = 5, 5  # fold-in epochs: chosen on the validation part (see the classes)
+# fold-in epochs, chosen on the validation part of ml-100k (``benchmarks/classic_mf.py --tune-fold-in``: of
+# 0, 1, 2, 3, 5, 10 and 20 epochs, 10 scored best for both models)
+FUNK_FOLD_IN, BPR_FOLD_IN = 10, 10
 
 __all__ = ["ALS", "BPR", "BPRNet", "FunkSVD", "FunkSVDNet", "als_objective", "als_solve", "sample_negatives"]
 
@@ -209,6 +211,29 @@ def _minibatches(rng: np.random.Generator, n: int, size: int, **columns: torch.T
         yield {name: column[batch] for name, column in columns.items()}
 
 
+FOLD_IN_STEPS = 10  # Adam steps per user and fold-in epoch
+
+
+def _per_user_steps(rng: np.random.Generator, users: np.ndarray, **columns: torch.Tensor):
+    """One fold-in epoch: ``FOLD_IN_STEPS`` batches, batch k holding the k-th of as many random parts of
+    every user's rows (a user with fewer rows than steps takes one row per step and skips the rest).
+
+    So each user gets the same steps whoever else is folded in with them: Adam works coordinate by
+    coordinate, and a user's row only sees the gradients of their own rows.
+    """
+    order = np.lexsort((rng.random(len(users)), users))  # by user, shuffled within each user
+    sorted_users = users[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    counts = np.diff(np.r_[starts, len(users)])
+    rank = np.arange(len(users)) - np.repeat(starts, counts)  # position within the user's rows
+    part = rank * FOLD_IN_STEPS // np.repeat(counts, counts)  # (n,) in 0..FOLD_IN_STEPS-1
+    by_part = order[np.argsort(part, kind="stable")]
+    for batch in np.split(by_part, np.cumsum(np.bincount(part, minlength=FOLD_IN_STEPS))[:-1]):
+        if len(batch):
+            index = torch.from_numpy(batch)
+            yield {name: column[index] for name, column in columns.items()}
+
+
 class FunkSVD(_FactorNet):
     """Biased matrix factorisation of explicit ratings, trained by minibatch SGD or Adam.
 
@@ -220,8 +245,9 @@ class FunkSVD(_FactorNet):
     RMSE on ``valid`` (on train without ``valid``), and ``patience`` stops early on it.
 
     Scored from a history other than ``train``, each user whose ratings differ gets p_u and b_u
-    refitted on all their ratings in that history (``fold_in_epochs`` epochs of the same loss in
-    minibatches of ``batch_size``, Adam with step ``lr``, items, item biases and μ fixed).
+    refitted on all their ratings in that history: ``fold_in_epochs`` epochs of the same loss, each
+    ``FOLD_IN_STEPS`` Adam steps (step ``lr``) on random parts of the user's ratings, items, item
+    biases and μ fixed. A user's fold-in does not depend on who else is folded in with them.
 
     Parameters
     ----------
@@ -280,7 +306,7 @@ class FunkSVD(_FactorNet):
     def _fold_in_batches(self, history: Interactions, users: np.ndarray):
         r = history.ratings[history.ratings["user"].isin(users)]  # every rating of the changed users
         u, i, ratings = _triples(history.with_ratings(r))
-        return lambda rng: _minibatches(rng, len(ratings), self.batch_size, user=u, item=i, rating=ratings)
+        return lambda rng: _per_user_steps(rng, u.numpy(), user=u, item=i, rating=ratings)
 
     @property
     def user_bias_(self) -> np.ndarray:
@@ -317,8 +343,8 @@ class BPR(_FactorNet):
     keeps the best epoch.
 
     Scored from a history other than ``train``, each user whose items differ gets p_u refitted on
-    the (user, item, negative) triples of that history (negatives drawn from the items not in it),
-    ``fold_in_epochs`` epochs, Adam with step ``lr``, the items fixed.
+    the (user, item, negative) triples of that history (negatives drawn from the items not in it):
+    ``fold_in_epochs`` epochs of ``FOLD_IN_STEPS`` Adam steps (step ``lr``) per user, items fixed.
 
     Parameters
     ----------
@@ -365,20 +391,23 @@ class BPR(_FactorNet):
         n_batches = -(-n_pairs // int(self.batch_size))  # fit_net's loss is the mean over batches of their sums
         self.loss_ = (self.history_.frame["loss"] * n_batches / n_pairs).tolist()
 
-    def _triples_of(self, seen: sp.csr_matrix, users: np.ndarray):
-        """``batches(rng)``: every (user, item) pair of ``seen``'s rows ``users``, each with a fresh negative."""
+    def _triples_of(self, seen: sp.csr_matrix, users: np.ndarray, fold_in: bool = False):
+        """``batches(rng)``: every (user, item) pair of ``seen``'s rows ``users``, each with a fresh negative,
+        in minibatches of ``batch_size`` (training) or in `_per_user_steps` (fold-in)."""
         rows = seen[users].tocoo()  # each (user, item) pair once, however often it was rated
         u, pos = users[rows.row].astype(np.int64), rows.col.astype(np.int64)
         u_t, pos_t = torch.from_numpy(u), torch.from_numpy(pos)
 
         def batches(rng: np.random.Generator):
             neg = torch.from_numpy(sample_negatives(seen, u, rng))
+            if fold_in:
+                return _per_user_steps(rng, u, user=u_t, pos=pos_t, neg=neg)
             return _minibatches(rng, len(u), self.batch_size, user=u_t, pos=pos_t, neg=neg)
 
         return batches
 
     def _fold_in_batches(self, history: Interactions, users: np.ndarray):
-        return self._triples_of(history.binary(), users)
+        return self._triples_of(history.binary(), users, fold_in=True)
 
 
 def _torch_csr(matrix: sp.csr_matrix, values: np.ndarray | torch.Tensor | None = None, dtype=None) -> torch.Tensor:
