@@ -473,9 +473,10 @@ def als_solve(fixed: np.ndarray, matrix: sp.csr_matrix, alpha: float, reg: float
     gram = Y.T @ Y + reg * torch.eye(Y.shape[1], dtype=Y.dtype)  # (F, F)
     if cg_steps is None:
         return _exact(Y, gram, matrix, alpha, block).numpy()
-    x = torch.zeros(matrix.shape[0], Y.shape[1], dtype=Y.dtype) if x0 is None else torch.tensor(np.asarray(x0), dtype=Y.dtype)
-    if x.shape != (matrix.shape[0], Y.shape[1]):
-        raise ValueError(f"x0 has shape {tuple(x.shape)}; it must be (n_rows, F) = {(matrix.shape[0], Y.shape[1])}.")
+    shape = (matrix.shape[0], Y.shape[1])
+    x = torch.zeros(shape, dtype=Y.dtype) if x0 is None else torch.tensor(np.asarray(x0), dtype=Y.dtype)
+    if x.shape != shape:
+        raise ValueError(f"x0 has shape {tuple(x.shape)}; it must be (n_rows, F) = {shape}: the previous factors.")
     return _conjugate_gradient(Y, gram, matrix, alpha, x, int(cg_steps)).numpy()
 
 
