@@ -16,6 +16,8 @@ from reclab import evaluate
 from reclab.data import Interactions, leave_last_out, make_synthetic
 from reclab.models import ALS, BPR, FunkSVD, Popularity
 from reclab.models._sampling import sample_negatives
+from reclab.models.base import changed_users
+from reclab.models import mf
 from reclab.models.mf import BPRNet, FunkSVDNet, als_objective, als_solve
 from reclab.plots_mf import plot_item_embeddings, project
 
@@ -322,3 +324,185 @@ def test_bpr_with_valid_keeps_its_best_validation_epoch(fitted, split):
     assert model.history_.best_epoch == int(frame.loc[frame["valid"].idxmax(), "epoch"])
     assert validation_ndcg(model, split.train, split.valid) == pytest.approx(model.history_.best_value, abs=1e-6)
     assert len(model.loss_) == len(frame) and model.loss_[-1] < model.loss_[0]
+
+
+# ------------------------------------------------------------------------------ conjugate-gradient ALS
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_als_cg_with_as_many_steps_as_factors_is_the_exact_solve(tiny, dtype):
+    """CG solves an F × F positive definite system in F steps (in exact arithmetic), from any start."""
+    rng = np.random.default_rng(11)
+    Y = rng.normal(size=(9, 3)).astype(dtype)
+    x0 = rng.normal(size=(7, 3)).astype(dtype)
+    got = als_solve(Y, sp.csr_matrix(tiny), alpha=2.0, reg=0.5, cg_steps=3, x0=x0)
+    want = naive_als_rows(Y.astype(float), tiny, 2.0, 0.5)
+    tol = 1e-8 if dtype == np.float64 else 2e-4
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    assert not got[3].any()  # the user with no interactions gets exactly 0
+
+
+def test_als_cg_few_steps_approach_the_exact_solve_on_a_larger_system():
+    rng = np.random.default_rng(12)
+    R = sp.random(60, 50, density=0.2, random_state=3, format="csr")
+    Y = rng.normal(size=(50, 8))
+    exact = naive_als_rows(Y, R.toarray(), 5.0, 1.0)
+    errors = [np.abs(als_solve(Y, R, 5.0, 1.0, cg_steps=n) - exact).max() for n in (1, 3, 8)]
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-6 * np.abs(exact).max(), errors
+    # warm-started from the answer, CG stays there
+    np.testing.assert_allclose(als_solve(Y, R, 5.0, 1.0, cg_steps=2, x0=exact), exact, rtol=1e-9, atol=1e-12)
+
+
+def test_als_cg_and_exact_models_agree_closely(split):
+    cg = ALS(n_factors=8, n_epochs=10, reg=1.0, alpha=10.0, cg_steps=3).fit(split.train)
+    exact = ALS(n_factors=8, n_epochs=10, reg=1.0, alpha=10.0, cg_steps=None).fit(split.train)
+    assert cg.loss_[-1] == pytest.approx(exact.loss_[-1], rel=0.02)  # the same minimum, nearly
+    ndcg = lambda m: evaluate(m, split, metrics=("NDCG",))["value"].item()  # noqa: E731
+    assert abs(ndcg(cg) - ndcg(exact)) < 0.05
+
+
+def test_als_x0_of_the_wrong_shape_is_refused(tiny):
+    with pytest.raises(ValueError, match=r"x0 has shape \(2, 3\)"):
+        als_solve(np.ones((9, 3)), sp.csr_matrix(tiny), 1.0, 1.0, cg_steps=2, x0=np.zeros((2, 3)))
+
+
+# ------------------------------------------------------------------------------ fold-in
+def with_rows(train: Interactions, user: int, items, rating: float = 5.0, replace: bool = False) -> Interactions:
+    """``train`` with ``items`` added to (or, with ``replace``, instead of) ``user``'s rows."""
+    r = train.ratings
+    keep = r[r["user"] != user] if replace else r
+    new = pd.DataFrame({"user": user, "item": np.asarray(items, np.int64), "rating": rating,
+                        "timestamp": r["timestamp"].max() + 1 + np.arange(len(items))})
+    return train.with_ratings(pd.concat([keep, new.astype(r.dtypes.to_dict())], ignore_index=True), name="history")
+
+
+def test_als_fold_in_is_the_normal_equations_of_the_new_history(fitted, split):
+    model = fitted["ALS"]
+    history = split.history("test")
+    Y = model.item_factors_.astype(np.float64)
+    H = history.to_csr("binary").toarray().astype(np.float64)
+    users = changed_users(split.train, history)[[0, 5, 40, -1]]  # whose binary row differs (a valid item may repeat)
+    got = model.score(users, history=history)
+    for row, u in enumerate(users):
+        c = 1 + model.alpha * H[u]
+        x = np.linalg.solve(Y.T @ (c[:, None] * Y) + model.reg * np.eye(Y.shape[1]), Y.T @ (c * (H[u] > 0)))
+        np.testing.assert_allclose(got[row], x @ Y.T, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_fold_in_moves_only_changed_users_and_never_the_items(fitted, split, name):
+    model = fitted[name]
+    before = {key: getattr(model, key).copy() for key in ("user_factors_", "item_factors_", "item_bias_")}
+    history = with_rows(split.train, 3, [1, 2, 5])
+    users = np.arange(split.train.n_users)
+    folded, plain = model.score(users, history=history), model.score(users)
+    others = users != 3
+    np.testing.assert_array_equal(folded[others], plain[others])  # same user and item parameters, bit for bit
+    assert not np.allclose(folded[3], plain[3])
+    for key, value in before.items():  # the fitted model itself is unchanged
+        np.testing.assert_array_equal(getattr(model, key), value)
+    # cached: the same fold-in (one row is scored by another BLAS kernel, hence not bit for bit)
+    np.testing.assert_allclose(model.score([3], history=history)[0], folded[3], rtol=1e-5, atol=1e-6)
+
+
+def test_funksvd_fold_in_is_adam_on_the_user_parameters_by_hand(split, monkeypatch):
+    monkeypatch.setattr(mf, "FOLD_IN_STEPS", 1)  # one step per epoch on all the user's ratings: order-free
+    model = FunkSVD(n_factors=4, n_epochs=2, fold_in_epochs=3, lr=0.05, reg=0.1, device="cpu").fit(split.train)
+    user, new = 5, [10, 20]
+    history = with_rows(split.train, user, new, rating=4.0)
+    rows = history.ratings[history.ratings["user"] == user]
+    items, ratings = rows["item"].to_numpy(), rows["rating"].to_numpy(np.float64)
+    Q, bi, mu = model.item_factors_.astype(float), model.item_bias_.astype(float), model.global_mean_
+    theta = np.concatenate([model.user_factors_[user], [model.user_bias_[user]]]).astype(float)
+    m, v = np.zeros(5), np.zeros(5)
+    for t in range(1, 4):  # plain Adam, by hand
+        e = ratings - (mu + theta[4] + bi[items] + Q[items] @ theta[:4])
+        grad = np.concatenate([-(e[:, None] * Q[items]).sum(0), [-e.sum()]]) + model.reg * len(items) * theta
+        m, v = 0.9 * m + 0.1 * grad, 0.999 * v + 0.001 * grad**2
+        theta -= model.lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    want = mu + theta[4] + bi + Q @ theta[:4]
+    np.testing.assert_allclose(model.score([user], history=history)[0], want, rtol=1e-4, atol=1e-4)
+
+
+def planted(train: Interactions, user: int = 0):
+    """``user``'s history replaced by 12 items of the cluster they know least: (history, that cluster, clusters)."""
+    cluster = train.items["cluster"].to_numpy()
+    own = np.bincount(cluster[train.binary()[user].indices], minlength=4)
+    target = int(np.argmin(own))
+    history = with_rows(train, user, np.flatnonzero(cluster == target)[:12], replace=True)
+    return history, target, int(np.argmax(own)), cluster
+
+
+@pytest.mark.parametrize("name", ["BPR", "ALS"])
+def test_a_planted_history_of_one_cluster_gets_that_cluster_on_top(fitted, split, name):
+    model = fitted[name]
+    history, target, _, cluster = planted(split.train)
+    folded, _ = model.recommend(0, k=5, history=history)
+    plain, _ = model.recommend(0, k=5)
+    assert (cluster[folded] == target).mean() >= 0.8, (name, cluster[folded], target)
+    assert (cluster[plain] == target).mean() < 0.8  # without the fold-in the old taste would still rank first
+
+
+def test_funksvd_fold_in_follows_planted_ratings(split):
+    """Ratings, not clicks: 5 stars for a new cluster and 1 star for the user's old one turn the predictions round."""
+    model = FunkSVD(n_factors=8, n_epochs=20, batch_size=256, lr=0.02, device="cpu").fit(split.train)
+    history, target, old, cluster = planted(split.train)
+    history = with_rows(history, 0, np.flatnonzero(cluster == old)[:12], rating=1.0)
+    unrated = np.ones(split.train.n_items, bool)
+    unrated[history.binary()[0].indices] = False
+    gap = lambda s: s[unrated & (cluster == target)].mean() - s[unrated & (cluster == old)].mean()  # noqa: E731
+    assert gap(model.score([0])[0]) < 0 < gap(model.score([0], history=history)[0])
+
+
+def test_bpr_hand_gradient_equals_autograd_of_the_formula():
+    rng = np.random.default_rng(13)
+    P, Q, b = rng.normal(size=(4, 3)), rng.normal(size=(6, 3)), rng.normal(size=6)
+    u, i, j = map(torch.tensor, (np.array([0, 1, 1, 3, 0]), np.array([2, 0, 0, 5, 2]), np.array([1, 4, 3, 0, 1])))
+    reg = 0.2
+    tables = [torch.tensor(a, requires_grad=True) for a in (P, Q, b)]
+    x = (tables[0][u] * (tables[1][i] - tables[1][j])).sum(1) + tables[2][i] - tables[2][j]
+    norms = sum((t ** 2).sum() for t in (tables[0][u], tables[1][i], tables[1][j], tables[2][i], tables[2][j]))
+    (torch.log1p(torch.exp(-x)).sum() + 0.5 * reg * norms).mul(2.5).backward()  # a scaled loss, too
+    net = BPRNet(4, 6, 3, reg=reg).double()
+    with torch.no_grad():
+        for param, value in zip((net.user_factors, net.item_factors, net.item_bias), (P, Q, b)):
+            param.copy_(torch.tensor(value))
+    net.loss({"user": u, "pos": i, "neg": j}).mul(2.5).backward()
+    for param, ref in zip((net.user_factors, net.item_factors, net.item_bias), tables):
+        np.testing.assert_allclose(param.grad.numpy(), ref.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------ parameter rules
+@pytest.mark.parametrize("cls, args, text", [
+    (FunkSVD, dict(fold_in_epochs=-1), r"fold_in_epochs=-1 is not valid: it must be an int >= 0"),
+    (BPR, dict(item_bias=1), r"item_bias=1 is not valid: it must be True or False"),
+    (BPR, dict(patience=0), r"patience=0 is not valid"),
+    (ALS, dict(cg_steps=0), r"cg_steps=0 is not valid: it must be an int >= 1, or None"),
+    (ALS, dict(init_std=-1.0), r"init_std=-1.0 is not valid"),
+])
+def test_parameter_rules_name_the_argument(split, cls, args, text):
+    with pytest.raises(ValueError, match=text):
+        cls(**args).fit(split.train)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_numpy_ints_are_accepted_and_give_the_same_model(split, name):
+    args = {k: (np.int64(v) if isinstance(v, int) else v) for k, v in dict(FAST[name], n_epochs=2).items()}
+    a, b = MODELS[name](**args).fit(split.train), MODELS[name](**dict(FAST[name], n_epochs=2)).fit(split.train)
+    np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
+
+
+def test_sample_negatives_is_still_importable_from_mf():
+    from reclab.models import mf
+
+    assert mf.sample_negatives is sample_negatives
+
+
+def test_fold_in_steps_give_every_user_the_same_number_of_steps():
+    users = np.repeat([0, 1, 2], [25, 3, 10])  # more, fewer and as many rows as FOLD_IN_STEPS
+    rows = torch.arange(len(users))
+    batches = list(mf._per_user_steps(np.random.default_rng(0), users, row=rows))
+    assert len(batches) == mf.FOLD_IN_STEPS
+    seen = torch.cat([b["row"] for b in batches])
+    assert sorted(seen.tolist()) == list(range(len(users)))  # every row once per epoch
+    steps = {u: sum(u in set(users[b["row"].numpy()]) for b in batches) for u in range(3)}
+    assert steps == {0: 10, 1: 3, 2: 10}

@@ -12,11 +12,20 @@ says how well they match. The three models learn those vectors from different si
   Feedback", UAI 2009).
 - `ALS` fits every cell of the user × item matrix, 1 where there was an interaction and 0 elsewhere,
   trusting the 1s more (Hu, Koren & Volinsky, "Collaborative Filtering for Implicit Feedback
-  Datasets", ICDM 2008), by alternating exact least-squares solves (`als_solve`).
+  Datasets", ICDM 2008), by alternating least-squares solves (`als_solve`): exact, or a few
+  conjugate-gradient steps warm-started from the previous factors (Takács, Pilászy & Tikk,
+  "Applications of the Conjugate Gradient Method for Implicit Feedback Collaborative Filtering",
+  RecSys 2011), as the `implicit` library does.
+
+A user's vector is learned from training; scored from another history (``score(users,
+history=split.history("test"))``), the users whose history changed get their vector *folded in*
+with the item side fixed: ALS by its exact least-squares solve for that row (implicit's
+``recalculate_user``), FunkSVD and BPR by ``fold_in_epochs`` epochs of their own loss on that
+user's rows (`reclab.models._torch.fold_in`).
 """
 from __future__ import annotations
 
-import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,30 +33,16 @@ import torch
 from torch import nn
 
 from ..data import Interactions
-from ..train import fit_net, validation_ndcg
+from ..train import fit_net
 from ._sampling import sample_negatives
-from .base import Recommender
+from ._torch import TorchRecommender
+from .base import Bool, Choice, Int, Real, Recommender, changed_users
 
+# fold-in epochs, chosen on the validation part of ml-100k (``benchmarks/classic_mf.py --tune-fold-in``: of
+# 0, 1, 2, 3, 5, 10 and 20 epochs, 10 scored best for both models)
+FUNK_FOLD_IN, BPR_FOLD_IN = 10, 10
 
-def _check(name: str, value, low: float, strict: bool, integer: bool = False) -> None:
-    """ValueError naming the argument and value when ``value`` is not a number above ``low``."""
-    kind = numbers.Integral if integer else numbers.Real
-    bad = not isinstance(value, kind) or isinstance(value, bool) or (value <= low if strict else value < low)
-    if bad:
-        rule = f"{'>' if strict else '>='} {low}"
-        raise ValueError(f"{name}={value!r} is not valid; it must be {'an int' if integer else 'a number'} {rule}.")
-
-
-def _check_training(model) -> None:
-    _check("n_factors", model.n_factors, 0, True, integer=True)
-    _check("n_epochs", model.n_epochs, 0, True, integer=True)
-    _check("reg", model.reg, 0, False)
-    for name in ("lr", "batch_size"):
-        if hasattr(model, name):
-            _check(name, getattr(model, name), 0, True, integer=name == "batch_size")
-    patience = getattr(model, "patience", None)
-    if patience is not None:
-        _check("patience", patience, 0, True, integer=True)
+__all__ = ["ALS", "BPR", "BPRNet", "FunkSVD", "FunkSVDNet", "als_objective", "als_solve", "sample_negatives"]
 
 
 def _rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -82,6 +77,11 @@ class FunkSVDNet(nn.Module):
         dot = (_rows(self.user_factors, users) * _rows(self.item_factors, items)).sum(-1)  # (B,)
         return self.global_mean + _rows(self.user_bias, users) + _rows(self.item_bias, items) + dot
 
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        """Predicted ratings of every item for ``users``: (B, n_items)."""
+        dot = _rows(self.user_factors, users) @ self.item_factors.T  # (B, I)
+        return self.global_mean + _rows(self.user_bias, users).unsqueeze(1) + self.item_bias + dot
+
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Σ_batch ½(r − r̂)² + ½·reg·(‖p_u‖² + ‖q_i‖² + b_u² + b_i²), batch keys user, item, rating.
 
@@ -93,6 +93,46 @@ class FunkSVDNet(nn.Module):
         norms = (_rows(self.user_factors, users).square().sum(-1) + _rows(self.item_factors, items).square().sum(-1)
                  + _rows(self.user_bias, users).square() + _rows(self.item_bias, items).square())  # (B,)
         return 0.5 * (error.square() + self.reg * norms).sum()
+
+
+class _BPRLoss(torch.autograd.Function):
+    """`BPRNet.loss` with its gradient written out: a few passes over the batch instead of autograd's many.
+
+    With x = p_u·(q_i − q_j) + b_i − b_j and g = ∂(−ln σ(x))/∂x = −σ(−x):
+    ∂/∂p_u = g(q_i − q_j) + reg·p_u, ∂/∂q_i = g·p_u + reg·q_i, ∂/∂q_j = −g·p_u + reg·q_j,
+    ∂/∂b_i = g + reg·b_i, ∂/∂b_j = −g + reg·b_j, summed into the tables with ``index_add_``
+    (in index order, so the sums are the same on any number of threads).
+    """
+
+    @staticmethod
+    def forward(ctx, P, Q, bias, users, pos, neg, reg: float):
+        pu, qi, qj = _rows(P, users), _rows(Q, pos), _rows(Q, neg)  # (B, F) each
+        bi, bj = _rows(bias, pos), _rows(bias, neg)  # (B,)
+        diff = qi - qj
+        x = torch.einsum("bf,bf->b", pu, diff) + (bi - bj)  # (B,)
+        norms = sum(torch.vdot(t.reshape(-1), t.reshape(-1)) for t in (pu, qi, qj, bi, bj))
+        ctx.save_for_backward(P, Q, bias, users, pos, neg, pu, qi, qj, bi, bj, diff, x)
+        ctx.reg = reg
+        return -nn.functional.logsigmoid(x).sum() + 0.5 * reg * norms
+
+    @staticmethod
+    def backward(ctx, grad):
+        P, Q, bias, users, pos, neg, pu, qi, qj, bi, bj, diff, x = ctx.saved_tensors
+        scale = float(grad)  # 1.0 when the loss is what is minimised
+        g = torch.sigmoid(-x).mul_(-scale)  # (B,) ∂loss/∂x
+        reg = ctx.reg * scale
+        gcol = g.unsqueeze(1)
+        grads = [None] * 7
+        if ctx.needs_input_grad[0]:
+            grads[0] = torch.zeros_like(P).index_add_(0, users, torch.mul(diff, gcol).add_(pu, alpha=reg))
+        if ctx.needs_input_grad[1]:
+            gp = gcol * pu
+            grads[1] = (torch.zeros_like(Q).index_add_(0, pos, torch.add(gp, qi, alpha=reg))
+                        .index_add_(0, neg, gp.neg_().add_(qj, alpha=reg)))
+        if ctx.needs_input_grad[2]:
+            grads[2] = torch.zeros_like(bias).index_add_(0, pos, torch.add(g, bi, alpha=reg)).index_add_(
+                0, neg, torch.add(-g, bj, alpha=reg))
+        return tuple(grads)
 
 
 class BPRNet(nn.Module):
@@ -110,38 +150,91 @@ class BPRNet(nn.Module):
         dot = (_rows(self.user_factors, users) * _rows(self.item_factors, items)).sum(-1)  # (B,)
         return dot + _rows(self.item_bias, items)
 
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        """x̂ of every item for ``users``: (B, n_items)."""
+        return _rows(self.user_factors, users) @ self.item_factors.T + self.item_bias
+
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Σ_batch −ln σ(x̂_ui − x̂_uj) + ½·reg·(‖p_u‖² + ‖q_i‖² + ‖q_j‖² + b_i² + b_j²).
 
         Batch keys: user, pos (the item i they interacted with), neg (an item j they did not).
+        The gradient is written out by hand (`_BPRLoss`), which makes an epoch several times faster.
         """
-        users, pos, neg = batch["user"], batch["pos"], batch["neg"]
-        margin = self(users, pos) - self(users, neg)  # (B,)
-        norms = (_rows(self.user_factors, users).square().sum(-1) + _rows(self.item_factors, pos).square().sum(-1)
-                 + _rows(self.item_factors, neg).square().sum(-1) + _rows(self.item_bias, pos).square()
-                 + _rows(self.item_bias, neg).square())
-        return (-nn.functional.logsigmoid(margin) + 0.5 * self.reg * norms).sum()
+        return _BPRLoss.apply(self.user_factors, self.item_factors, self.item_bias,
+                              batch["user"], batch["pos"], batch["neg"], float(self.reg))
 
 
-class _Factors(Recommender):
-    """Shared by the three models: scores and item vectors from learned factor arrays."""
+_TRAINING = {"n_factors": Int(1), "n_epochs": Int(1), "lr": Real(0, low_open=True), "reg": Real(0),
+             "batch_size": Int(1), "optimizer": Choice("sgd", "adam", "adamw"), "init_std": Real(0),
+             "patience": Int(1, none=True), "fold_in_epochs": Int(0), "seed": Int(), "progress": Bool()}
 
-    _state = ("user_factors_", "item_factors_", "item_bias_")
-    _shapes = {"user_factors_": ("U", "F"), "item_factors_": ("I", "F"), "item_bias_": ("I",)}
 
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return self.user_factors_[users] @ self.item_factors_.T + self.item_bias_  # (n, I)
+class _FactorNet(TorchRecommender):
+    """FunkSVD and BPR: a factor net in ``net_``, its tables read as numpy arrays, fold-in of user vectors."""
+
+    _user_tables = ("user_factors",)
+    _params = _TRAINING
+
+    def _table(self, name: str) -> np.ndarray:
+        return getattr(self._fitted("net_"), name).detach().cpu().numpy().copy()
+
+    @property
+    def user_factors_(self) -> np.ndarray:
+        """(n_users, n_factors) user vectors learned in training (a copy)."""
+        return self._table("user_factors")
+
+    @property
+    def item_factors_(self) -> np.ndarray:
+        """(n_items, n_factors) item vectors (a copy)."""
+        return self._table("item_factors")
+
+    @property
+    def item_bias_(self) -> np.ndarray:
+        """(n_items,) item biases (a copy)."""
+        return self._table("item_bias")
+
+    def _inputs(self, users: np.ndarray, history: Interactions) -> torch.Tensor:
+        return torch.from_numpy(users)  # the net (folded in when history is not train) looks the users up
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
 
-    def _keep(self, net: nn.Module) -> None:
-        self.user_factors_ = net.user_factors.detach().cpu().numpy().copy()
-        self.item_factors_ = net.item_factors.detach().cpu().numpy().copy()
-        self.item_bias_ = net.item_bias.detach().cpu().numpy().copy()
+
+def _triples(data: Interactions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r = data.ratings
+    return (torch.tensor(r["user"].to_numpy(np.int64)), torch.tensor(r["item"].to_numpy(np.int64)),
+            torch.tensor(r["rating"].to_numpy(np.float32)))
 
 
-class FunkSVD(_Factors):
+def _minibatches(rng: np.random.Generator, n: int, size: int, **columns: torch.Tensor):
+    for batch in torch.from_numpy(rng.permutation(n)).split(int(size)):
+        yield {name: column[batch] for name, column in columns.items()}
+
+
+FOLD_IN_STEPS = 10  # Adam steps per user and fold-in epoch
+
+
+def _per_user_steps(rng: np.random.Generator, users: np.ndarray, **columns: torch.Tensor):
+    """One fold-in epoch: ``FOLD_IN_STEPS`` batches, batch k holding the k-th of as many random parts of
+    every user's rows (a user with fewer rows than steps takes one row per step and skips the rest).
+
+    So each user gets the same steps whoever else is folded in with them: Adam works coordinate by
+    coordinate, and a user's row only sees the gradients of their own rows.
+    """
+    order = np.lexsort((rng.random(len(users)), users))  # by user, shuffled within each user
+    sorted_users = users[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    counts = np.diff(np.r_[starts, len(users)])
+    rank = np.arange(len(users)) - np.repeat(starts, counts)  # position within the user's rows
+    part = rank * FOLD_IN_STEPS // np.repeat(counts, counts)  # (n,) in 0..FOLD_IN_STEPS-1
+    by_part = order[np.argsort(part, kind="stable")]
+    for batch in np.split(by_part, np.cumsum(np.bincount(part, minlength=FOLD_IN_STEPS))[:-1]):
+        if len(batch):
+            index = torch.from_numpy(batch)
+            yield {name: column[index] for name, column in columns.items()}
+
+
+class FunkSVD(_FactorNet):
     """Biased matrix factorisation of explicit ratings, trained by minibatch SGD or Adam.
 
     Deviations from Funk (2006) and Koren et al. (2009): ratings are visited in shuffled minibatches
@@ -151,6 +244,11 @@ class FunkSVD(_Factors):
     `reclab.train.fit_net` with clipping off; the epoch kept at the end is the one with the lowest
     RMSE on ``valid`` (on train without ``valid``), and ``patience`` stops early on it.
 
+    Scored from a history other than ``train``, each user whose ratings differ gets p_u and b_u
+    refitted on all their ratings in that history: ``fold_in_epochs`` epochs of the same loss, each
+    ``FOLD_IN_STEPS`` Adam steps (step ``lr``) on random parts of the user's ratings, items, item
+    biases and μ fixed. A user's fold-in does not depend on who else is folded in with them.
+
     Parameters
     ----------
     n_factors, n_epochs, lr, reg : factors per user and item, epochs, step size, L2 weight.
@@ -158,37 +256,41 @@ class FunkSVD(_Factors):
     optimizer : "sgd" (Funk's update), "adam" or "adamw" (see `reclab.train.fit_net`).
     init_std : standard deviation of the random initial factors (biases start at 0).
     patience : stop after this many epochs without a lower RMSE; None trains all ``n_epochs``.
+    fold_in_epochs : epochs of the fold-in (0: a changed user keeps the training vector). The
+        default was chosen on the validation part (``benchmarks/classic_mf.py --tune-fold-in``).
     device, seed, progress : as in `reclab.train.fit_net`.
 
     Attributes
     ----------
     rmse_ : {"train": [...], "valid": [...]}, the RMSE after each epoch ("valid" only when given).
     history_ : the `reclab.train.History` of the fit (valid = −RMSE, higher is better); not saved.
+    user_factors_, item_factors_, user_bias_, item_bias_, global_mean_ : the learned parameters (numpy).
     """
 
-    _state = _Factors._state + ("global_mean_", "user_bias_", "rmse_")
-    _shapes = _Factors._shapes | {"user_bias_": ("U",)}
+    _state = ("net_", "rmse_")
+    _user_tables = ("user_factors", "user_bias")
 
     def __init__(self, *, n_factors: int = 32, n_epochs: int = 20, lr: float = 0.01, reg: float = 0.05,
                  batch_size: int = 1024, optimizer: str = "sgd", init_std: float = 0.1,
-                 patience: int | None = None, device: str = "auto", seed: int = 0, progress: bool = False):
+                 patience: int | None = None, fold_in_epochs: int = FUNK_FOLD_IN, device: str = "auto",
+                 seed: int = 0, progress: bool = False):
         self.n_factors, self.n_epochs, self.lr, self.reg = n_factors, n_epochs, lr, reg
         self.batch_size, self.optimizer, self.init_std, self.patience = batch_size, optimizer, init_std, patience
-        self.device, self.seed, self.progress = device, seed, progress
+        self.fold_in_epochs, self.device, self.seed, self.progress = fold_in_epochs, device, seed, progress
+
+    def _build_net(self) -> FunkSVDNet:
+        return FunkSVDNet(self.n_users_, self.n_items_, int(self.n_factors), 0.0, float(self.init_std),
+                          torch.Generator().manual_seed(int(self.seed)), float(self.reg))
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
-        _check_training(self)
         users, items, ratings = _triples(train)
-        generator = torch.Generator().manual_seed(int(self.seed))
-        net = FunkSVDNet(self.n_users_, self.n_items_, self.n_factors, ratings.mean().item(), self.init_std,
-                         generator, self.reg)
+        self.net_ = net = self._new_net()
+        net.global_mean.fill_(ratings.mean().item())
         parts = {"train": (users, items, ratings)} | ({"valid": _triples(valid)} if valid is not None else {})
         self.rmse_ = {name: [] for name in parts}
 
         def batches(rng: np.random.Generator):
-            order = torch.from_numpy(rng.permutation(len(ratings)))
-            for batch in order.split(int(self.batch_size)):
-                yield {"user": users[batch], "item": items[batch], "rating": ratings[batch]}
+            return _minibatches(rng, len(ratings), self.batch_size, user=users, item=items, rating=ratings)
 
         def record_rmse(net: FunkSVDNet) -> float:
             dev = net.global_mean.device
@@ -197,121 +299,189 @@ class FunkSVD(_Factors):
                 self.rmse_[name].append(float(error.square().mean().sqrt()))
             return -self.rmse_["valid" if valid is not None else "train"][-1]
 
-        self.history_ = fit_net(net, batches, n_epochs=self.n_epochs, lr=self.lr, optimizer=self.optimizer,
+        self.history_ = fit_net(net, batches, n_epochs=int(self.n_epochs), lr=self.lr, optimizer=self.optimizer,
                                 validate=record_rmse, patience=self.patience, clip=None, device=self.device,
-                                seed=self.seed, progress=self.progress, name="FunkSVD")
-        self._keep(net.cpu())
-        self.global_mean_ = float(net.global_mean)
-        self.user_bias_ = net.user_bias.detach().numpy().copy()
+                                seed=int(self.seed), progress=self.progress, name="FunkSVD")
+
+    def _fold_in_batches(self, history: Interactions, users: np.ndarray):
+        r = history.ratings[history.ratings["user"].isin(users)]  # every rating of the changed users
+        u, i, ratings = _triples(history.with_ratings(r))
+        return lambda rng: _per_user_steps(rng, u.numpy(), user=u, item=i, rating=ratings)
+
+    @property
+    def user_bias_(self) -> np.ndarray:
+        """(n_users,) user biases (a copy)."""
+        return self._table("user_bias")
+
+    @property
+    def global_mean_(self) -> float:
+        """μ, the mean training rating."""
+        return float(self._fitted("net_").global_mean)
 
     def predict(self, users, items) -> np.ndarray:
-        """Predicted ratings for the pairs (users[k], items[k]): float32 array of shape (n,)."""
+        """Predicted ratings for the pairs (users[k], items[k]) from training: float32 array of shape (n,)."""
         users = self._check_users(users)
         items = self._check_ids(items, self.n_items_, "item")
         if len(users) != len(items):
             raise ValueError(f"users and items must pair up: got {len(users)} users and {len(items)} items.")
-        dot = (self.user_factors_[users] * self.item_factors_[items]).sum(-1)
-        return (self.global_mean_ + self.user_bias_[users] + self.item_bias_[items] + dot).astype(np.float32)
-
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return super()._score(users) + self.global_mean_ + self.user_bias_[users, None]
-
-
-def _triples(data: Interactions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    r = data.ratings
-    return (torch.tensor(r["user"].to_numpy(np.int64)), torch.tensor(r["item"].to_numpy(np.int64)),
-            torch.tensor(r["rating"].to_numpy(np.float32)))
+        net, device = self.net_, self.device_
+        with torch.no_grad():
+            out = net(torch.from_numpy(users).to(device), torch.from_numpy(items).to(device))
+        return out.float().cpu().numpy()
 
 
-class BPR(_Factors):
+class BPR(_FactorNet):
     """Bayesian Personalized Ranking: matrix factorisation trained on (user, positive, negative) triples.
 
     Deviations from Rendle et al. (2009): instead of bootstrap-sampling triples one at a time, each
     epoch visits every (user, item) pair of the training set once in shuffled minibatches, each with
-    one negative drawn uniformly from the user's unseen items; gradients of a minibatch are summed;
-    Adam is the default optimiser (``optimizer="sgd"`` is LearnBPR's update). The item bias is
-    optional (``item_bias=False`` gives the plain dot product of the paper). Training runs in
-    `reclab.train.fit_net` with clipping off; with ``valid`` it stops early on validation NDCG@10
-    and keeps the best epoch.
+    one negative drawn uniformly from the user's unseen items; gradients of a minibatch are summed
+    (and written out by hand, `_BPRLoss`); Adam is the default optimiser (``optimizer="sgd"`` is
+    LearnBPR's update). The item bias is optional (``item_bias=False`` gives the plain dot product
+    of the paper). Training runs in `reclab.train.fit_net` with clipping off; with ``valid`` it
+    stops early on validation NDCG@10 (one `reclab.evaluation.Evaluator`, history = train) and
+    keeps the best epoch.
+
+    Scored from a history other than ``train``, each user whose items differ gets p_u refitted on
+    the (user, item, negative) triples of that history (negatives drawn from the items not in it):
+    ``fold_in_epochs`` epochs of ``FOLD_IN_STEPS`` Adam steps (step ``lr``) per user, items fixed.
 
     Parameters
     ----------
     n_factors, n_epochs, lr, reg, batch_size, optimizer, init_std : as in `FunkSVD`.
     item_bias : learn an item bias b_i next to the factors.
     patience, device, seed, progress : as in `reclab.train.fit_net` (patience applies with ``valid``).
+    fold_in_epochs : epochs of the fold-in (0: a changed user keeps the training vector); chosen on
+        the validation part, as for `FunkSVD`.
 
     Attributes
     ----------
     loss_ : the mean loss per training triple in each epoch.
     history_ : the `reclab.train.History` of the fit (not saved).
+    user_factors_, item_factors_, item_bias_ : the learned parameters (numpy).
     """
+
+    _params = _TRAINING | {"item_bias": Bool()}
 
     def __init__(self, *, n_factors: int = 128, n_epochs: int = 40, lr: float = 0.01, reg: float = 0.01,
                  batch_size: int = 4096, optimizer: str = "adam", item_bias: bool = True,
-                 init_std: float = 0.1, patience: int | None = 5, device: str = "auto", seed: int = 0,
-                 progress: bool = False):
+                 init_std: float = 0.1, patience: int | None = 5, fold_in_epochs: int = BPR_FOLD_IN,
+                 device: str = "auto", seed: int = 0, progress: bool = False):
         self.n_factors, self.n_epochs, self.lr, self.reg = n_factors, n_epochs, lr, reg
         self.batch_size, self.optimizer, self.item_bias = batch_size, optimizer, item_bias
-        self.init_std, self.patience = init_std, patience
+        self.init_std, self.patience, self.fold_in_epochs = init_std, patience, fold_in_epochs
         self.device, self.seed, self.progress = device, seed, progress
 
+    def _build_net(self) -> BPRNet:
+        return BPRNet(self.n_users_, self.n_items_, int(self.n_factors), bool(self.item_bias),
+                      float(self.init_std), torch.Generator().manual_seed(int(self.seed)), float(self.reg))
+
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
-        _check_training(self)
-        coo = self.seen_.tocoo()  # each (user, item) pair once, however often it was rated
-        users, pos = coo.row.astype(np.int64), coo.col.astype(np.int64)
-        net = BPRNet(self.n_users_, self.n_items_, self.n_factors, self.item_bias, self.init_std,
-                     torch.Generator().manual_seed(int(self.seed)), self.reg)
+        from ..evaluation import Evaluator
+
+        self.net_ = net = self._new_net()
+        batches = self._triples_of(train.binary(), np.arange(self.n_users_))
+        evaluator = Evaluator(train, valid, k=10, metrics=("NDCG",)) if valid is not None else None
+        self.history_ = fit_net(net, batches, n_epochs=int(self.n_epochs), lr=self.lr, optimizer=self.optimizer,
+                                validate=(lambda net: evaluator(self)) if valid is not None else None,
+                                patience=self.patience if valid is not None else None,
+                                clip=None, device=self.device, seed=int(self.seed), progress=self.progress,
+                                name="BPR")
+        n_pairs = train.binary().nnz
+        n_batches = -(-n_pairs // int(self.batch_size))  # fit_net's loss is the mean over batches of their sums
+        self.loss_ = (self.history_.frame["loss"] * n_batches / n_pairs).tolist()
+
+    def _triples_of(self, seen: sp.csr_matrix, users: np.ndarray, fold_in: bool = False):
+        """``batches(rng)``: every (user, item) pair of ``seen``'s rows ``users``, each with a fresh negative,
+        in minibatches of ``batch_size`` (training) or in `_per_user_steps` (fold-in)."""
+        rows = seen[users].tocoo()  # each (user, item) pair once, however often it was rated
+        u, pos = users[rows.row].astype(np.int64), rows.col.astype(np.int64)
+        u_t, pos_t = torch.from_numpy(u), torch.from_numpy(pos)
 
         def batches(rng: np.random.Generator):
-            neg = torch.from_numpy(sample_negatives(self.seen_, users, rng))
-            u, i = torch.from_numpy(users), torch.from_numpy(pos)
-            for batch in torch.from_numpy(rng.permutation(len(users))).split(int(self.batch_size)):
-                yield {"user": u[batch], "pos": i[batch], "neg": neg[batch]}
+            neg = torch.from_numpy(sample_negatives(seen, u, rng))
+            if fold_in:
+                return _per_user_steps(rng, u, user=u_t, pos=pos_t, neg=neg)
+            return _minibatches(rng, len(u), self.batch_size, user=u_t, pos=pos_t, neg=neg)
 
-        def validate(net: BPRNet) -> float:
-            self._keep(net)  # scoring reads the numpy factors
-            return validation_ndcg(self, train, valid)
+        return batches
 
-        self.history_ = fit_net(net, batches, n_epochs=self.n_epochs, lr=self.lr, optimizer=self.optimizer,
-                                validate=validate if valid is not None else None,
-                                patience=self.patience if valid is not None else None,
-                                clip=None, device=self.device, seed=self.seed, progress=self.progress, name="BPR")
-        self._keep(net)
-        n_batches = -(-len(users) // self.batch_size)  # fit_net's loss is the mean over batches of their sums
-        self.loss_ = (self.history_.frame["loss"] * n_batches / len(users)).tolist()
+    def _fold_in_batches(self, history: Interactions, users: np.ndarray):
+        return self._triples_of(history.binary(), users, fold_in=True)
+
+
+def _torch_csr(matrix: sp.csr_matrix, values: np.ndarray | torch.Tensor | None = None, dtype=None) -> torch.Tensor:
+    """``matrix`` (or its pattern with ``values``) as a torch CSR tensor, without torch's beta warning."""
+    values = torch.as_tensor(matrix.data if values is None else values, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta": we use two stable ops
+        return torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr.astype(np.int64)),
+                                       torch.from_numpy(matrix.indices.astype(np.int64)), values,
+                                       size=matrix.shape, check_invariants=False)
+
+
+def _dots_at(pattern: torch.Tensor, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """(A @ Bᵀ) at the nonzeros of the CSR ``pattern``, in its order: (nnz,). Never forms A @ Bᵀ."""
+    return torch.sparse.sampled_addmm(pattern, A, B.T, beta=0.0).values()
+
+
+def _prepare(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    matrix = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+    matrix.eliminate_zeros()  # a stored 0 is no interaction: p_ui = 0
+    matrix.sort_indices()
+    return matrix
 
 
 def als_solve(fixed: np.ndarray, matrix: sp.csr_matrix, alpha: float, reg: float,
-              block: int = 1 << 12) -> np.ndarray:
+              block: int = 1 << 12, *, cg_steps: int | None = None, x0: np.ndarray | None = None) -> np.ndarray:
     """One ALS half-step: the factors of every row of ``matrix`` given the other side's ``fixed``.
 
     For row u with confidences c_ui = 1 + alpha·r_ui and preferences p_ui = [r_ui > 0], solves
     (YᵀY + Yᵀ(C_u − I)Y + reg·I) x_u = Yᵀ C_u p_u, where Y = ``fixed``. YᵀY is shared by all rows;
-    the correction Yᵀ(C_u − I)Y only involves the row's own nonzeros, so rows are sorted by length,
-    gathered into padded blocks of about ``block`` entries and solved together with a batched
-    Cholesky factorisation — no Python loop over rows.
+    the correction Yᵀ(C_u − I)Y only involves the row's own nonzeros.
+
+    - ``cg_steps=None`` (exact): rows are sorted by length, gathered into padded blocks of about
+      ``block`` entries and solved together with a batched Cholesky factorisation.
+    - ``cg_steps=n``: n steps of the conjugate gradient method for every row at once, started from
+      ``x0`` (the previous factors; zeros when None), as in Takács et al. (2011) and implicit. A
+      step never forms a row's matrix: it needs Y·p_u only at the row's nonzeros (one sampled
+      matrix product) and one sparse × dense product, so its cost is O(nnz·F + n_rows·F²).
 
     Parameters
     ----------
     fixed : (n_cols, F) factors of the other side; float32 or float64, the dtype computed in.
     matrix : (n_rows, n_cols) sparse, nonnegative values r_ui.
+    block : entries per padded block of the exact solve.
+    cg_steps, x0 : see above; x0 has shape (n_rows, F).
 
     Returns
     -------
-    (n_rows, F) array of the dtype of ``fixed``; a row without nonzeros gets zeros.
+    (n_rows, F) array of the dtype of ``fixed``; a row without nonzeros gets zeros (its exact value).
 
     Examples
     --------
-    >>> X = als_solve(Y, R, alpha=5.0, reg=10.0)      # doctest: +SKIP
-    >>> Y = als_solve(X, R.T.tocsr(), alpha=5.0, reg=10.0)   # doctest: +SKIP
+    >>> X = als_solve(Y, R, alpha=5.0, reg=10.0)                          # doctest: +SKIP
+    >>> X = als_solve(Y, R, alpha=5.0, reg=10.0, cg_steps=3, x0=X)        # doctest: +SKIP
+    >>> Y = als_solve(X, R.T.tocsr(), alpha=5.0, reg=10.0)                 # doctest: +SKIP
     """
     Y = torch.as_tensor(np.asarray(fixed))  # (C, F)
     if Y.dtype not in (torch.float32, torch.float64):
         Y = Y.double()
-    matrix = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
-    matrix.eliminate_zeros()  # a stored 0 is no interaction: p_ui = 0
+    matrix = _prepare(matrix)
+    if matrix.shape[1] != Y.shape[0]:
+        raise ValueError(f"matrix has {matrix.shape[1]} columns but fixed has {Y.shape[0]} rows; they must match.")
+    gram = Y.T @ Y + reg * torch.eye(Y.shape[1], dtype=Y.dtype)  # (F, F)
+    if cg_steps is None:
+        return _exact(Y, gram, matrix, alpha, block).numpy()
+    shape = (matrix.shape[0], Y.shape[1])
+    x = torch.zeros(shape, dtype=Y.dtype) if x0 is None else torch.tensor(np.asarray(x0), dtype=Y.dtype)
+    if x.shape != shape:
+        raise ValueError(f"x0 has shape {tuple(x.shape)}; it must be (n_rows, F) = {shape}: the previous factors.")
+    return _conjugate_gradient(Y, gram, matrix, alpha, x, int(cg_steps)).numpy()
+
+
+def _exact(Y: torch.Tensor, gram: torch.Tensor, matrix: sp.csr_matrix, alpha: float, block: int) -> torch.Tensor:
     f = Y.shape[1]
-    gram = Y.T @ Y + reg * torch.eye(f, dtype=Y.dtype)  # (F, F)
     lengths = np.diff(matrix.indptr)
     order = np.argsort(lengths, kind="stable")  # short rows first, so a block pads little
     sorted_lengths = lengths[order]
@@ -332,10 +502,39 @@ def als_solve(fixed: np.ndarray, matrix: sp.csr_matrix, alpha: float, reg: float
         b = (gathered * weight.unsqueeze(-1)).sum(1)  # (B, F) = Yᵀ C_u p_u
         out[torch.as_tensor(rows)] = torch.cholesky_solve(b.unsqueeze(-1), torch.linalg.cholesky(A)).squeeze(-1)
         start = stop
-    return out.numpy()
+    return out
 
 
-class ALS(_Factors):
+def _conjugate_gradient(Y: torch.Tensor, gram: torch.Tensor, matrix: sp.csr_matrix, alpha: float,
+                        x: torch.Tensor, steps: int) -> torch.Tensor:
+    """``steps`` CG iterations on every row's normal equations at once, from ``x`` (modified in place)."""
+    if matrix.nnz == 0:
+        return torch.zeros_like(x)
+    extra = torch.as_tensor(alpha * matrix.data, dtype=Y.dtype)  # c − 1 at the nonzeros
+    pattern = _torch_csr(matrix, dtype=Y.dtype)
+    b = _torch_csr(matrix, 1 + extra) @ Y  # (n, F) = Yᵀ C_u p_u
+
+    def times_A(p: torch.Tensor) -> torch.Tensor:  # A_u p_u for every row: (n, F)
+        return p @ gram + _torch_csr(matrix, _dots_at(pattern, p, Y) * extra) @ Y
+
+    r = b - times_A(x)
+    p = r.clone()
+    rs = (r * r).sum(1)  # (n,)
+    tiny = torch.finfo(Y.dtype).tiny
+    for _ in range(steps):
+        Ap = times_A(p)
+        pAp = (p * Ap).sum(1)
+        step = torch.where(pAp > 0, rs / pAp.clamp_min(tiny), 0.0).unsqueeze(1)  # a converged row stays put
+        x += step * p
+        r -= step * Ap
+        rs_new = (r * r).sum(1)
+        p = r + torch.where(rs > 0, rs_new / rs.clamp_min(tiny), 0.0).unsqueeze(1) * p
+        rs = rs_new
+    x[torch.from_numpy(np.diff(matrix.indptr) == 0)] = 0.0  # the exact solution of an empty row
+    return x
+
+
+class ALS(Recommender):
     """Implicit-feedback matrix factorisation by alternating least squares (Hu, Koren & Volinsky 2008).
 
     Minimises Σ_ui c_ui (p_ui − x_u·y_i)² + reg (Σ‖x_u‖² + Σ‖y_i‖²) over all user × item cells, with
@@ -343,34 +542,68 @@ class ALS(_Factors):
     (``values="binary"``) or the star rating (``values="rating"``).
 
     Deviations from the paper: r_ui is the binary indicator or the rating rather than a watch
-    time; the log-scaled confidence variant is left out; factors start from N(0, init_std²) noise.
+    time; the log-scaled confidence variant is left out; factors start from N(0, init_std²) noise
+    (users from zeros); each half-step is by default ``cg_steps`` conjugate-gradient steps from the
+    previous factors (Takács et al. 2011, implicit's default) instead of the exact solve
+    (``cg_steps=None``). Scored from a history other than ``train``, each user whose row differs
+    gets the exact least-squares x_u for that row with the item factors fixed (implicit's
+    ``recalculate_user``), once per history.
+
+    Parameters
+    ----------
+    n_factors, n_epochs, reg, alpha, values, init_std, seed : as above; an epoch is one user and
+        one item half-step.
+    cg_steps : conjugate-gradient steps per half-step, or None for the exact Cholesky solve.
 
     Attributes
     ----------
-    loss_ : the objective after each epoch (one user half-step and one item half-step).
+    loss_ : the objective after each epoch.
+    user_factors_, item_factors_ : X (n_users, F) and Y (n_items, F), float32.
     """
 
+    _state = ("user_factors_", "item_factors_", "item_bias_")
+    _shapes = {"user_factors_": ("U", "F"), "item_factors_": ("I", "F"), "item_bias_": ("I",)}
+    _params = {"n_factors": Int(1), "n_epochs": Int(1), "reg": Real(0), "alpha": Real(0),
+               "values": Choice("binary", "rating"), "init_std": Real(0), "cg_steps": Int(1, none=True),
+               "seed": Int()}
+
     def __init__(self, *, n_factors: int = 128, n_epochs: int = 15, reg: float = 20.0, alpha: float = 5.0,
-                 values: str = "binary", init_std: float = 0.01, seed: int = 0):
+                 values: str = "binary", init_std: float = 0.01, cg_steps: int | None = 3, seed: int = 0):
         self.n_factors, self.n_epochs, self.reg, self.alpha = n_factors, n_epochs, reg, alpha
-        self.values, self.init_std, self.seed = values, init_std, seed
+        self.values, self.init_std, self.cg_steps, self.seed = values, init_std, cg_steps, seed
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
-        _check_training(self)
-        _check("alpha", self.alpha, 0, False)
-        if self.values not in ("binary", "rating"):
-            raise ValueError(f"values={self.values!r} is not supported; use 'binary' or 'rating'.")
-        R = train.to_csr(self.values).astype(np.float64)  # (U, I); a repeated pair keeps its latest rating
+        R = train.to_csr(self.values)  # (U, I); a repeated pair keeps its latest rating
         Rt = R.T.tocsr()
         generator = torch.Generator().manual_seed(int(self.seed))
-        Y = (torch.randn(self.n_items_, self.n_factors, generator=generator) * self.init_std).numpy()  # float32
+        Y = (torch.randn(self.n_items_, int(self.n_factors), generator=generator) * self.init_std).numpy()  # float32
+        X = np.zeros((self.n_users_, int(self.n_factors)), np.float32)
+        steps = None if self.cg_steps is None else int(self.cg_steps)
+        alpha, reg = float(self.alpha), float(self.reg)
         self.loss_ = []
-        for _ in range(self.n_epochs):
-            X = als_solve(Y, R, self.alpha, self.reg)
-            Y = als_solve(X, Rt, self.alpha, self.reg)
-            self.loss_.append(als_objective(X, Y, R, self.alpha, self.reg))
+        for _ in range(int(self.n_epochs)):
+            X = als_solve(Y, R, alpha, reg, cg_steps=steps, x0=X)
+            Y = als_solve(X, Rt, alpha, reg, cg_steps=steps, x0=Y)
+            self.loss_.append(als_objective(X, Y, R, alpha, reg))
         self.user_factors_, self.item_factors_ = X, Y
-        self.item_bias_ = np.zeros(self.n_items_, np.float32)
+        self.item_bias_ = np.zeros(self.n_items_, np.float32)  # no bias in ALS; kept for the shared layout
+
+    def _users_from(self, history: Interactions) -> np.ndarray:
+        """X with the rows of the users whose history differs from train solved anew against it."""
+        users = changed_users(self.train_, history)
+        X = self.user_factors_
+        if len(users):
+            X = X.copy()
+            rows = history.to_csr(self.values)[users]
+            X[users] = als_solve(self.item_factors_.astype(np.float64), rows, float(self.alpha), float(self.reg))
+        return X
+
+    def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
+        X = self.user_factors_ if history is self.train_ else self._per_history(history, "fold-in", self._users_from)
+        return X[users] @ self.item_factors_.T + self.item_bias_  # (n, I)
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.item_factors_
 
 
 def als_objective(X: np.ndarray, Y: np.ndarray, R: sp.csr_matrix, alpha: float, reg: float) -> float:
@@ -379,11 +612,9 @@ def als_objective(X: np.ndarray, Y: np.ndarray, R: sp.csr_matrix, alpha: float, 
     Over all cells, Σ (p − s)² = Σ s² − 2 Σ_{p=1} s + nnz, with Σ s² = trace((XᵀX)(YᵀY)); the extra
     confidence alpha·r only touches the nonzeros.
     """
-    R = sp.csr_matrix(R, dtype=np.float64, copy=True)
-    R.eliminate_zeros()
-    coo = R.tocoo()
-    rows, cols, r = coo.row, coo.col, coo.data
-    s = np.einsum("nf,nf->n", X[rows], Y[cols])  # (nnz,)
-    everywhere = np.sum((X.T @ X) * (Y.T @ Y)) - 2 * s.sum() + len(s)
-    extra = np.sum(alpha * r * (1 - s) ** 2)
-    return float(everywhere + extra + reg * (np.sum(X**2) + np.sum(Y**2)))
+    R = _prepare(R)
+    X64, Y64 = torch.as_tensor(np.asarray(X, np.float64)), torch.as_tensor(np.asarray(Y, np.float64))
+    s = _dots_at(_torch_csr(R), X64, Y64).numpy() if R.nnz else np.zeros(0)  # (nnz,) x_u·y_i
+    everywhere = float(((X64.T @ X64) * (Y64.T @ Y64)).sum()) - 2 * s.sum() + len(s)
+    extra = np.sum(alpha * R.data * (1 - s) ** 2)
+    return float(everywhere + extra + reg * (float((X64 ** 2).sum()) + float((Y64 ** 2).sum())))
