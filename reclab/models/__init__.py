@@ -16,7 +16,7 @@ _MODULES = {
     "EASE": "ease",
     "FunkSVD": "mf",
     "BPR": "mf",
-    "ALS": "mf",
+    "ALS": "als",
     "Hybrid": "hybrid",
     "FeatureUsers": "hybrid",
     "GMF": "ncf",
