@@ -409,7 +409,10 @@ def leaderboard(
 
 
 def plot_results(results: pd.DataFrame, metric: str = "NDCG", ax=None):
-    """Bar chart of one metric per model (and per k / protocol when there are several)."""
+    """Bar chart of one metric per model (and per k / protocol when there are several).
+
+    With one bar per model, each bar carries its 95% interval (``lo``, ``hi``) as an error bar.
+    """
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -419,7 +422,10 @@ def plot_results(results: pd.DataFrame, metric: str = "NDCG", ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     hue = "protocol" if data["protocol"].nunique() > 1 else ("k" if data["k"].nunique() > 1 else None)
-    sns.barplot(data=data, x="model", y="value", hue=hue, ax=ax)
+    sns.barplot(data=data, x="model", y="value", hue=hue, ax=ax, errorbar=None)
+    if hue is None and "lo" in data and data["lo"].notna().any():  # the 95% interval of each bar
+        ax.errorbar(np.arange(len(data)), data["value"], yerr=[data["value"] - data["lo"], data["hi"] - data["value"]],
+                    fmt="none", ecolor="black", capsize=3, linewidth=1)
     ks = sorted(int(x) for x in data["k"].dropna().unique())
     ax.set_title(f"{metric}" + (f"@{ks[0]}" if len(ks) == 1 else "") + f" on {data['part'].iloc[0]}")
     ax.set_xlabel("model")

@@ -125,3 +125,21 @@ def test_bad_arguments(split):
         evaluate(pop, split, k=51)
     with pytest.raises(ValueError, match="sampler='pop'"):
         evaluate(pop, split, sampled=10, sampler="pop")
+
+
+def test_plot_results_draws_each_models_interval(split):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.container import ErrorbarContainer
+
+    from reclab.evaluation import plot_results
+
+    results = compare({"pop": Popularity().fit(split.train), "rand": Random().fit(split.train)}, split, 10,
+                      metrics=("NDCG",))
+    ax = plot_results(results, metric="NDCG")
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 1
+    segments = bars[0].lines[2][0].get_segments()  # one vertical segment per model: lo to hi
+    lows = sorted(min(seg[:, 1]) for seg in segments)
+    assert lows == pytest.approx(sorted(results["lo"]))
