@@ -3,6 +3,7 @@
     python benchmarks/neural.py                 # the test table for the default settings
     python benchmarks/neural.py --threads 2     # torch threads (default 1, see below)
     python benchmarks/neural.py --fold-in       # how fold_in_epochs was chosen (no test data used)
+    python benchmarks/neural.py --fold-in GMF   # the same for GMF only
 
 Every model is fitted on ``split.train``; the neural ones stop early on validation NDCG@10
 (``split.valid``) and keep their best epoch; the test part is only reported. At test time
@@ -67,12 +68,12 @@ def run(model, split, **fit_kwargs) -> dict:
     return {**row, "fit s": seconds}
 
 
-def fold_in_sweep(split, device: str, epochs=(0, 1, 2, 5, 10, 20)) -> pd.DataFrame:
+def fold_in_sweep(split, device: str, models=("GMF", "MLP", "NeuMF"), epochs=(0, 1, 2, 5, 10, 20)) -> pd.DataFrame:
     """Inner-split NDCG@10 of each NCF model for each number of fold-in epochs (see the docstring)."""
     inner = leave_last_out(split.train)
     rows = {}
     with tempfile.TemporaryDirectory() as folder:
-        for model in (GMF(device=device), MLP(device=device), NeuMF(device=device)):
+        for model in ({"GMF": GMF, "MLP": MLP, "NeuMF": NeuMF}[name](device=device) for name in models):
             name = type(model).__name__
             model.fit(inner.train, valid=inner.valid)
             path = model.save(Path(folder) / f"{name}.npz")
@@ -89,12 +90,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--device", default="cpu", help="'cpu' (default), 'auto', 'cuda' or 'mps'")
-    parser.add_argument("--fold-in", action="store_true", help="the fold_in_epochs sweep on an inner split")
+    parser.add_argument("--fold-in", nargs="*", metavar="MODEL",
+                        help="the fold_in_epochs sweep on an inner split, for these models (default all three)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     split = leave_last_out(load_movielens("100k"))
-    if args.fold_in:
-        table = fold_in_sweep(split, args.device)
+    if args.fold_in is not None:
+        table = fold_in_sweep(split, args.device, args.fold_in or ("GMF", "MLP", "NeuMF"))
         print("ml-100k, inner leave-last-out of split.train, full ranking: NDCG@10 by fold-in epochs")
         print(table.to_string(float_format="{:.4f}".format))
         return
