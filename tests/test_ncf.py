@@ -223,6 +223,15 @@ def test_fold_in_refits_only_the_changed_users_vectors(split, fitted, name):
     np.testing.assert_array_equal(model.score(users, history=same), learned)
 
 
+def test_a_user_whose_history_is_emptied_keeps_finite_scores(split, fitted):
+    r = split.train.ratings
+    history = split.train.with_ratings(r[r["user"] != 9])  # user 9 alone changed, to no history at all
+    for model in fitted.values():
+        scores = model.score([9, 10], history=history)
+        assert np.isfinite(scores).all()
+        np.testing.assert_array_equal(scores, model.score([9, 10]))  # no gradient: the learned vector stays
+
+
 def test_gmf_fold_in_keeps_the_items_fixed(split, fitted):
     # GMF's logits of user u are Q (h ⊙ p_u) + b: with Q, h and b frozen, the new scores of a
     # folded-in user are still exactly in the span of the learned item matrix

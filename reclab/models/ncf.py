@@ -193,7 +193,8 @@ class _NCF(TorchRecommender):
         it. An epoch holds the number of batches of a training epoch, whatever the number of users
         folded in: one user alone then moves as far as when everyone is folded in (with training's
         batch size a lone user would get a single step an epoch). A batch holds at least
-        ``min(rows, 256)`` rows, cycling through the shuffled rows when there are few.
+        ``min(rows, 256)`` rows, cycling through the shuffled rows when there are few. A user whose
+        history is now empty gets no gradient and keeps the learned vector.
         """
         seen = history.binary()
         positives = self.seen_.nnz
@@ -202,6 +203,8 @@ class _NCF(TorchRecommender):
         def batches(rng: np.random.Generator):
             u, i, y = self._bce_examples(seen, users, rng)
             n = len(u)
+            if n == 0:  # every user folded in has an empty history: nothing to learn, no NaN loss
+                return
             size = max(-(-n // steps), min(n, _MIN_FOLD_IN_BATCH))
             order = np.resize(rng.permutation(n), steps * size)  # the shuffled rows, repeated as needed
             for b in range(steps):
