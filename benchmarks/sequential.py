@@ -5,16 +5,18 @@
     python benchmarks/sequential.py --threads 2          # torch threads (default 1, see below)
 
 The sequence models are fitted on ``split.train`` and stop early on validation NDCG@10
-(``split.valid``), keeping their best epoch; at test time they read each user's history up to and
-including the validation item, as in the SASRec and BERT4Rec papers. Popularity, EASE and the
+(``split.valid``), keeping their best epoch; at test time `evaluate` scores them from
+``split.history("test")``, each user's history up to and including the validation item, as in the
+SASRec and BERT4Rec papers (one fit serves both parts, no refit). Popularity, EASE and the
 first-order Markov chain are the references to beat. Numbers, not assertions.
 
-Columns: "s/epoch" is the median wall time of one training epoch (validation excluded); "fit s"
-the whole fit, validation included; "fit cpu s" the CPU time of the fit — on a machine shared
-with other jobs it is the better measure of the work done, as wall time then depends on the
-neighbours; "cpu s to best" its share up to the best epoch (epochs taken as equally long): the
-cost of the weights kept, without the ``patience`` epochs that confirm them. One thread by
-default: on a busy machine, threads that wait for each other make training several times slower.
+Columns: "NDCG lo"/"NDCG hi" bound the 95% bootstrap interval of test NDCG@10; "s/epoch" is the
+median wall time of one training epoch (validation excluded); "fit s" the whole fit, validation
+included; "fit cpu s" the CPU time of the fit — on a machine shared with other jobs it is the
+better measure of the work done, as wall time then depends on the neighbours; "cpu s to best" its
+share up to the best epoch (epochs taken as equally long): the cost of the weights kept, without
+the ``patience`` epochs that confirm them. One thread by default: on a busy machine, threads that
+wait for each other make training several times slower.
 """
 from __future__ import annotations
 
@@ -45,6 +47,8 @@ def run(model, split) -> dict:
     row = {"fit s": time.perf_counter() - wall, "fit cpu s": time.process_time() - cpu}
     result = evaluate(model, split, 10, metrics=("HR", "NDCG", "MRR", "Coverage"))
     row |= {f"{m}@10": v for m, v in zip(result["metric"], result["value"])}
+    ndcg = result[result["metric"] == "NDCG"].iloc[0]
+    row |= {"NDCG lo": ndcg["lo"], "NDCG hi": ndcg["hi"]}
     history = getattr(model, "history_", None)
     if history is not None:
         epochs = len(history.frame)
@@ -67,9 +71,11 @@ def main() -> None:
     rows = {}
     for name in args.models:
         rows[name] = run(MODELS[name](), split)
-        print(f"{name}: NDCG@10 {rows[name]['NDCG@10']:.4f} in {rows[name]['fit s']:.0f} s", flush=True)
-    columns = ["HR@10", "NDCG@10", "MRR@10", "Coverage@10", "valid NDCG@10", "s/epoch", "epochs", "best epoch",
-               "fit s", "fit cpu s", "cpu s to best"]
+        row = rows[name]
+        print(f"{name}: NDCG@10 {row['NDCG@10']:.4f} [{row['NDCG lo']:.4f}, {row['NDCG hi']:.4f}] "
+              f"in {row['fit s']:.0f} s", flush=True)
+    columns = ["HR@10", "NDCG@10", "NDCG lo", "NDCG hi", "MRR@10", "Coverage@10", "valid NDCG@10", "s/epoch",
+               "epochs", "best epoch", "fit s", "fit cpu s", "cpu s to best"]
     table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
     print(f"\nml-100k, leave-last-out, test, full ranking ({args.threads} torch thread(s))")
     print(table.to_string(float_format=lambda x: f"{x:.4f}" if x < 1 else f"{x:.1f}"))

@@ -1,7 +1,9 @@
-"""GMF, MLP, NeuMF: nets against hand computations, the sampling rule, learning, the contract, bad input."""
+"""GMF, MLP, NeuMF: nets against hand computations, the sampling rule, learning, the contract, the
+fold-in of a new history, the learner's random state, bad input."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
@@ -44,7 +46,7 @@ def test_gmf_forward_is_h_dot_p_times_q():
     u, i = [0, 2, 1], [3, 0, 2]
     expected = [sum(h[f] * P[uu, f] * Q[ii, f] for f in range(2)) + b for uu, ii in zip(u, i)]
     np.testing.assert_allclose(net(torch.tensor(u), torch.tensor(i)).detach().numpy(), expected, rtol=1e-6)
-    np.testing.assert_allclose(net.score_all(torch.tensor([2])).detach().numpy()[0],
+    np.testing.assert_allclose(net.score(torch.tensor([2])).detach().numpy()[0],
                                [h @ (P[2] * Q[j]) + b for j in range(4)], rtol=1e-6)
 
 
@@ -62,10 +64,10 @@ def test_mlp_forward_matches_numpy():
 
 @pytest.mark.parametrize("net", [GMFNet(4, 7, 3), MLPNet(4, 7, (6, 5, 2)), NeuMFNet(4, 7, 3, (6, 5, 2))],
                          ids=["GMF", "MLP", "NeuMF"])
-def test_score_all_equals_the_pairwise_forward(net):
+def test_score_of_every_item_equals_the_pairwise_forward(net):
     users = torch.tensor([0, 3, 2])
     pairs = net(users.repeat_interleave(7), torch.arange(7).repeat(3)).reshape(3, 7)
-    torch.testing.assert_close(net.score_all(users), pairs, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(net.score(users), pairs, rtol=1e-5, atol=1e-6)
 
 
 def test_loss_is_binary_cross_entropy_on_0_1_labels():
@@ -186,6 +188,94 @@ def test_unfitted():
         NeuMF().recommend(0)
 
 
+# ------------------------------------------------------------------------------ fold-in of a new history
+def _with_rows(train, rows):
+    """``train`` plus ``rows`` ((user, item) pairs), later than everything in it."""
+    extra = pd.DataFrame({"user": [u for u, _ in rows], "item": [i for _, i in rows], "rating": 5.0,
+                          "timestamp": train.ratings["timestamp"].max() + 1 + np.arange(len(rows))})
+    return train.with_ratings(pd.concat([train.ratings, extra.astype(train.ratings.dtypes)], ignore_index=True))
+
+
+def _unseen(train, user, n):
+    return [int(i) for i in np.flatnonzero(train.to_csr("binary")[user].toarray()[0] == 0)[:n]]
+
+
+@pytest.mark.parametrize("name", ["GMF", "MLP", "NeuMF"])
+def test_fold_in_refits_only_the_changed_users_vectors(split, fitted, name):
+    model = fitted[name]
+    before = {k: v.clone() for k, v in model.net_.state_dict().items()}
+    changed = [3, 7]
+    history = _with_rows(split.train, [(u, i) for u in changed for i in _unseen(split.train, u, 3)])
+    users = np.arange(split.train.n_users)
+    learned, folded = model.score(users), model.score(users, history=history)
+    others = np.setdiff1d(users, changed)
+    np.testing.assert_array_equal(folded[others], learned[others])  # bit for bit
+    assert np.abs(folded[changed] - learned[changed]).max() > 1e-3
+    for key, value in model.net_.state_dict().items():  # scoring never changes the fitted net
+        assert torch.equal(value, before[key]), key
+    net = model._net_for(history)  # the folded-in copy: only the user rows of the changed users moved
+    for key, value in net.state_dict().items():
+        if key in model._user_tables:
+            assert torch.equal(value[others], before[key][others]) and not torch.equal(value[changed], before[key][changed])
+        else:
+            assert torch.equal(value, before[key]), key
+    same = split.train.with_ratings(split.train.ratings.copy())  # another object, the same ratings
+    np.testing.assert_array_equal(model.score(users, history=same), learned)
+
+
+def test_a_user_whose_history_is_emptied_keeps_finite_scores(split, fitted):
+    r = split.train.ratings
+    history = split.train.with_ratings(r[r["user"] != 9])  # user 9 alone changed, to no history at all
+    for model in fitted.values():
+        scores = model.score([9, 10], history=history)
+        assert np.isfinite(scores).all()
+        np.testing.assert_array_equal(scores, model.score([9, 10]))  # no gradient: the learned vector stays
+
+
+def test_gmf_fold_in_keeps_the_items_fixed(split, fitted):
+    # GMF's logits of user u are Q (h ⊙ p_u) + b: with Q, h and b frozen, the new scores of a
+    # folded-in user are still exactly in the span of the learned item matrix
+    model = fitted["GMF"]
+    Q = model.net_.item.weight.detach().numpy().astype(np.float64)
+    b = float(model.net_.out.bias.detach())
+    history = _with_rows(split.train, [(5, i) for i in _unseen(split.train, 5, 4)])
+    new = model.score([5], history=history)[0].astype(np.float64)
+    coef, *_ = np.linalg.lstsq(Q, new - b, rcond=None)
+    np.testing.assert_allclose(Q @ coef + b, new, atol=1e-5)
+    other = Q + np.random.default_rng(0).normal(0, 0.05, Q.shape)  # a moved item matrix would not fit
+    coef, *_ = np.linalg.lstsq(other, new - b, rcond=None)
+    assert np.abs(other @ coef + b - new).max() > 1e-3
+
+
+def test_gmf_fold_in_follows_a_user_into_another_taste_cluster(split, fitted):
+    data = make_synthetic(n_users=200, n_items=80, p_follow=0.0, seed=4)  # the data of the split fixture
+    cluster = data.items["cluster"].to_numpy()
+    model, user = fitted["GMF"], 11
+    own = int(data.users["cluster"].iloc[user])
+    top, _ = model.recommend(user, k=5)
+    assert (cluster[top] == own).all()  # the learned vector: the user's own cluster
+    other = (own + 1) % 4
+    new_items = np.flatnonzero(cluster == other)[:10]  # half of another cluster, and nothing else
+    r = split.train.ratings
+    rows = pd.DataFrame({"user": user, "item": new_items, "rating": 5.0, "timestamp": r["timestamp"].max() + 1})
+    history = split.train.with_ratings(pd.concat([r[r["user"] != user], rows.astype(r.dtypes)], ignore_index=True))
+    top, _ = model.recommend(user, k=5, history=history)
+    assert (cluster[top] == other).all() and not set(top) & set(new_items)
+
+
+@pytest.mark.parametrize("make", [lambda: GMF(n_factors=4), lambda: MLP(layers=(8, 4)),
+                                  lambda: NeuMF(n_factors=4, layers=(8, 4))], ids=["GMF", "MLP", "NeuMF"])
+def test_fitting_leaves_the_learners_torch_random_state_alone(split, make):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    model = make()
+    model.n_epochs, model.batch_size, model.device = 2, 2048, "cpu"
+    model.fit(split.train, valid=split.valid)
+    model.score([0, 1], history=split.history("test"))  # the fold-in too
+    assert torch.equal(torch.rand(3), expected)
+
+
 # ------------------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("model, word", [
     (GMF(n_negatives=0), "n_negatives=0"),
@@ -197,10 +287,22 @@ def test_unfitted():
     (MLP(layers="64-32"), "layers='64-32'"),
     (NeuMF(layers=(64, 0)), r"layers=\(64, 0\)"),
     (GMF(batch_size=2.5), "batch_size=2.5"),
+    (GMF(fold_in_epochs=-1), "fold_in_epochs=-1"),
+    (NeuMF(seed=-3), "seed=-3"),
+    (MLP(progress="yes"), "progress='yes'"),
 ])
 def test_bad_parameters_are_named(split, model, word):
-    with pytest.raises(ValueError, match=word):
+    with pytest.raises(ValueError, match=word + " is not valid: it must be"):
         model.fit(split.train)
+
+
+def test_numpy_ints_are_accepted_as_sizes(split):
+    sizes = dict(n_negatives=np.int64(2), n_epochs=np.int32(1), batch_size=np.int64(1024), fold_in_epochs=np.int64(1),
+                 device="cpu")
+    for model in (GMF(n_factors=np.int64(4), **sizes), MLP(layers=(np.int64(8), np.int32(4)), **sizes),
+                  NeuMF(n_factors=np.int16(4), layers=(np.int64(8), 4), **sizes)):
+        model.fit(split.train, valid=split.valid)
+        assert model.score([0], history=split.history("test")).shape == (1, split.train.n_items)
 
 
 def test_bad_pretrained_is_refused(split, fitted):

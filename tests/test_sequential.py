@@ -1,6 +1,7 @@
-"""Sequence models (GRU4Rec, SASRec, BERT4Rec): they learn a planted Markov chain, and their
-pieces agree with independent references (hand-written attention, torch's MultiheadAttention,
-an unpacked GRU)."""
+"""Sequence models (GRU4Rec, SASRec, BERT4Rec): they learn a planted Markov chain, score each user
+from the history they are given (a new event changes the next item at once), leave the learner's
+random state alone, and their pieces agree with independent references (hand-written attention,
+torch's MultiheadAttention, an unpacked GRU)."""
 import math
 
 import numpy as np
@@ -72,16 +73,70 @@ def test_models_predict_the_chain_successor(chain, fitted, name):
     assert (top1[fresh, 0] == successor[fresh]).mean() > 0.7
 
 
-def test_score_continues_train_plus_valid_when_given_valid(chain, fitted):
+def _time_ordered(ratings: pd.DataFrame, user: int) -> np.ndarray:
+    """A user's items by timestamp, file order breaking ties: by hand, not by Interactions.sequences."""
+    rows = ratings[ratings["user"] == user].reset_index(drop=True)
+    return rows.loc[np.lexsort((rows.index.to_numpy(), rows["timestamp"].to_numpy())), "item"].to_numpy()
+
+
+@pytest.mark.parametrize("name", ["SASRec", "GRU4Rec", "BERT4Rec"])
+def test_score_continues_the_history_given(chain, fitted, name):
     _, split = chain
-    model = fitted["SASRec"]
-    train_seqs, valid_items = split.train.sequences(), split.valid.to_csr("binary")
-    users = np.array([0, 5, 17])
-    expected = [np.append(train_seqs[u], valid_items[u].indices) for u in users]
-    np.testing.assert_allclose(model.score(users), model.score_sequences(expected), atol=1e-5)
-    assert all(model.seen_[u, valid_items[u].indices[0]] for u in users)  # recommend excludes it too
-    plain = SASRec(**{**SMALL, "n_epochs": 1}).fit(split.train)  # no valid: train history only
-    np.testing.assert_allclose(plain.score(users), plain.score_sequences([train_seqs[u] for u in users]), atol=1e-5)
+    model, users = fitted[name], np.array([0, 5, 17, 42])
+    train = split.train.ratings
+    both = pd.concat([train, split.valid.ratings], ignore_index=True)  # valid comes after train
+    for history, ratings in ((None, train), (split.train, train), (split.history("test"), both)):
+        expected = model.score_sequences([_time_ordered(ratings, u) for u in users])
+        np.testing.assert_allclose(model.score(users, history=history), expected, atol=1e-5)
+    valid_items = split.valid.to_csr("binary")
+    items, _ = model.recommend(users, k=20, history=split.history("test"))
+    assert not any(set(items[row]) & set(valid_items[u].indices) for row, u in enumerate(users))  # masked too
+
+
+@pytest.mark.parametrize("name", ["SASRec", "GRU4Rec", "BERT4Rec"])
+def test_one_new_event_moves_the_next_item_along_the_chain(chain, fitted, name):
+    data, split = chain
+    model, successor = fitted[name], data.items["next_item"].to_numpy()
+    seen = split.train.to_csr("binary").toarray() > 0
+    r = split.train.ratings
+    hits, tried = 0, 0
+    for user in range(data.n_users):
+        # the new event is the chain's next item after the last one; the one after it comes next
+        event = successor[_time_ordered(r, user)[-1]]
+        then = successor[event]
+        if seen[user, event] or seen[user, then]:
+            continue  # the chain cycled back into the user's past: recommend would mask it
+        row = pd.DataFrame({"user": [user], "item": [event], "rating": [5.0], "timestamp": [r["timestamp"].max() + 1]})
+        history = split.train.with_ratings(pd.concat([r, row.astype(r.dtypes)], ignore_index=True))
+        before, _ = model.recommend(user, k=1)
+        after, _ = model.recommend(user, k=1, history=history)  # no refit: the history is all that changed
+        tried += 1
+        hits += int(after[0] == then and before[0] != then)
+    assert tried >= 30 and hits >= 0.7 * tried, (name, hits, tried)
+
+
+@pytest.mark.parametrize("make", [lambda: SASRec(n_factors=8, max_len=10), lambda: GRU4Rec(n_factors=8, n_hidden=8),
+                                  lambda: BERT4Rec(n_factors=8, max_len=10)], ids=["SASRec", "GRU4Rec", "BERT4Rec"])
+def test_fitting_leaves_the_learners_torch_random_state_alone(chain, make):
+    _, split = chain
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    model = make()
+    model.n_epochs, model.device = 2, "cpu"
+    model.fit(split.train, valid=split.valid).score([0, 1], history=split.history("test"))
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_numpy_ints_are_accepted_as_sizes(chain):
+    _, split = chain
+    sizes = dict(n_factors=np.int64(8), max_len=np.int32(10), n_epochs=np.int64(1), batch_size=np.int64(32),
+                 patience=np.int64(2), seed=np.int64(1), device="cpu")
+    for model in (SASRec(n_blocks=np.int64(1), n_heads=np.int64(2), **sizes),
+                  GRU4Rec(n_hidden=np.int64(8), n_layers=np.int16(1), n_negatives=np.int64(5), **sizes),
+                  BERT4Rec(n_blocks=np.int64(1), n_heads=np.int32(2), n_masks=np.int64(2), **sizes)):
+        model.fit(split.train, valid=split.valid)
+        assert np.isfinite(model.score([0, 1], history=split.history("test"))).all()
 
 
 @pytest.mark.parametrize("name", ["SASRec", "GRU4Rec", "BERT4Rec"])
@@ -155,16 +210,22 @@ def test_bad_input_is_named(fitted, chain):
         fitted["SASRec"].score_sequences([[1, 120]])
     with pytest.raises(KeyError, match="item index -1"):
         fitted["BERT4Rec"].score_sequences([[-1]])
-    with pytest.raises(ValueError, match="loss='mse'"):
+    with pytest.raises(ValueError, match="loss='mse' is not valid: it must be one of 'ce', 'bce'"):
         SASRec(loss="mse").fit(split.train)
-    with pytest.raises(ValueError, match="max_len=0"):
+    with pytest.raises(ValueError, match="max_len=0 is not valid"):
         GRU4Rec(max_len=0).fit(split.train)
-    with pytest.raises(ValueError, match="mask_prob"):
+    with pytest.raises(ValueError, match="mask_prob=1.5 is not valid"):
         BERT4Rec(mask_prob=1.5).fit(split.train)
-    with pytest.raises(ValueError, match="n_masks=0"):
+    with pytest.raises(ValueError, match="n_masks=0 is not valid"):
         BERT4Rec(n_masks=0).fit(split.train)
-    with pytest.raises(ValueError, match="divisible"):
+    with pytest.raises(ValueError, match="n_factors=30 is not valid with n_heads=4: it must be divisible"):
         SASRec(n_factors=30, n_heads=4, n_epochs=1).fit(split.train)
+    with pytest.raises(ValueError, match="n_factors=30 is not valid with n_heads=4"):
+        BERT4Rec(n_factors=30, n_heads=4, n_epochs=1).fit(split.train)
+    with pytest.raises(ValueError, match="max_len=1 is not valid"):
+        BERT4Rec(max_len=1).fit(split.train)
+    with pytest.raises(ValueError, match="dropout=1.0 is not valid"):
+        GRU4Rec(dropout=1.0).fit(split.train)
     other = make_synthetic(n_users=20, n_items=30, seed=1)
     with pytest.raises(ValueError, match="same split"):
         SASRec(n_epochs=1).fit(split.train, valid=leave_last_out(other).valid)
@@ -237,7 +298,7 @@ def test_left_padding_does_not_change_predictions(name):
     seqs = torch.tensor([[5, 6, 7, 8], [0, 0, 3, 31 if name == "BERT4Rec" else 4]])
     padded = torch.cat([torch.zeros(2, 5, dtype=torch.long), seqs], dim=1)
     with torch.no_grad():
-        torch.testing.assert_close(net.predict(seqs), net.predict(padded), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(net.score(seqs), net.score(padded), atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(net(seqs)[:, -2:], net(padded)[:, -2:], atol=1e-5, rtol=1e-5)
 
 
@@ -254,7 +315,7 @@ def test_gru_on_padded_batches_matches_an_unpadded_gru():
 
 def test_bert4rec_appends_the_mask_token_at_inference(fitted):
     model = fitted["BERT4Rec"]
-    x = model._inputs([np.arange(1, 40), np.array([5])])
+    x = model._pad([np.arange(1, 40), np.array([5])])
     assert x.shape == (2, model.max_len) and (x[:, -1] == model.n_items_ + 1).all()
     assert x[0, -2] == 39 and x[1, -2] == 5 and x[1, 0] == 0
 

@@ -1,6 +1,6 @@
 """What GRU4Rec, SASRec and BERT4Rec share: user histories as padded id tensors, the item and
-position embeddings, the next-item loss, and a `SequenceRecommender` base that fits a net with
-`reclab.train.fit_net`.
+position embeddings, the next-item loss, and a `SequenceRecommender` base (a `TorchRecommender`)
+that fits a net with `reclab.train.fit_net` and scores each user from the history it is given.
 
 Conventions (one place, so the three models agree):
 
@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import Interactions
-from .base import Recommender
+from ._torch import TorchRecommender
+from .base import Bool, Int, Real
 
 
 def pad_left(sequences: list[np.ndarray], max_len: int) -> np.ndarray:
@@ -135,63 +136,59 @@ def next_item_loss(hidden: torch.Tensor, targets: torch.Tensor, items: torch.Ten
     return F.cross_entropy(logits, torch.zeros_like(y))
 
 
-class SequenceRecommender(Recommender):
+def validator(train: Interactions, valid: Interactions | None):
+    """``validate(net) -> float`` for `fit_net`: validation NDCG@10 of the model, or None without ``valid``.
+
+    One `reclab.evaluation.Evaluator` is built here, once per fit, and called every epoch; its
+    history is ``train``, so the model scores the validation item from what it was trained on.
+    """
+    if valid is None or len(valid) == 0:
+        return None
+    from ..evaluation import Evaluator
+
+    return Evaluator(train, valid, k=10, metrics=("NDCG",))
+
+
+class SequenceRecommender(TorchRecommender):
     """Base of the sequence models: histories, batches, fitting with early stopping, scoring.
 
     Subclasses store their keyword arguments (including n_factors, max_len, dropout, n_epochs,
     batch_size, lr, reg, patience, device, seed, progress) and implement ``_build_net()`` and
-    ``_batches(sequences) -> batches(rng)``; ``_inputs(sequences)`` may add a token (BERT4Rec).
-    The net must implement ``loss(batch)`` and ``predict(items (B, L)) -> (B, n_items)``.
+    ``_batches(sequences) -> batches(rng)``; ``_pad(sequences)`` may add a token (BERT4Rec).
+    The net must implement ``loss(batch)`` and ``score(items (B, L)) -> (B, n_items)``.
 
-    The history a model continues at scoring time is its training sequences — **plus the
-    validation item when fit was given ``valid``**: the evaluator scores the test item after
-    train + valid, and in leave-one-out practice (SASRec, BERT4Rec papers) the latest known item is
-    part of the input. ``seen_`` then holds train + valid too, so `recommend` excludes both.
-    Users with an empty history are scored by training popularity.
+    A user's sequence is read from the ``history`` given at scoring time: its items in time order
+    (`Interactions.sequences`; by default the training data). Scored with
+    ``split.history("test")`` the model continues train + valid, as in the SASRec and BERT4Rec
+    papers' leave-one-out protocol; a history with one more event is a real-time update, with no
+    refit. Users with an empty history are scored by training popularity.
     """
 
-    _state = ("net_", "history_items_", "history_offsets_", "popularity_")
-    _shapes = {"history_items_": ("N",), "history_offsets_": ("U+1",), "popularity_": ("I",)}
+    _state = ("net_", "popularity_")
+    _shapes = {"popularity_": ("I",)}
+    _params = {
+        "n_factors": Int(1), "max_len": Int(1), "n_epochs": Int(1), "batch_size": Int(1),
+        "dropout": Real(0, 1, high_open=True), "lr": Real(0, low_open=True), "reg": Real(0),
+        "patience": Int(1, none=True), "seed": Int(0), "progress": Bool(),
+    }
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
-        self._check_params()
         self.popularity_ = train.item_counts().astype(np.float32)
-        sequences = [s + 1 for s in train.sequences()]  # shift: 0 is padding
-        self._set_history(sequences)
-        torch.manual_seed(self.seed)
-        self.net_ = self._build_net()
-        validate = None
-        known = self._history_with(train, valid)  # checks valid against train before any training
-        if valid is not None:
-            if len(valid):
-                from ..train import validation_ndcg
-
-                validate = lambda net: validation_ndcg(self, train, valid)  # noqa: E731 — scores with self.net_
+        sequences = [s + 1 for s in self._sequences(train)]  # shift: 0 is padding
         lengths = np.array([len(s) for s in sequences])
         if (lengths >= 2).sum() == 0:
             raise ValueError("no user has two or more training interactions; a sequence model needs at least one pair.")
+        self.net_ = self._new_net()
+        evaluator = validator(train, valid)
+        validate = None if evaluator is None else (lambda net: evaluator(self))  # scores with self.net_
         from ..train import fit_net
 
         self.history_ = fit_net(
-            self.net_, self._batches(sequences), n_epochs=self.n_epochs, lr=self.lr, weight_decay=self.reg,
-            validate=validate, patience=self.patience if validate else None, device=self.device,
-            seed=self.seed, progress=self.progress, name=type(self).__name__,
+            self.net_, self._batches(sequences), n_epochs=int(self.n_epochs), lr=float(self.lr),
+            weight_decay=float(self.reg), validate=validate, patience=self.patience if validate else None,
+            device=self.device, seed=int(self.seed), progress=self.progress, name=type(self).__name__,
         )
-        if valid is not None:
-            self._set_history([s + 1 for s in known.sequences()])
-
-    def _check_params(self) -> None:
-        for name in ("n_factors", "max_len", "n_epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive int.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout={self.dropout!r} must be in [0, 1).")
-
-    def _set_history(self, sequences: list[np.ndarray]) -> None:
-        self.history_offsets_ = np.concatenate([[0], np.cumsum([len(s) for s in sequences])]).astype(np.int64)
-        self.history_items_ = np.concatenate(sequences).astype(np.int64) if sequences else np.zeros(0, np.int64)
 
     def _next_item_batches(self, sequences: list[np.ndarray]):
         """Batches for models that predict position t + 1 from positions ≤ t (GRU4Rec, SASRec)."""
@@ -208,16 +205,25 @@ class SequenceRecommender(Recommender):
         return batches
 
     # ------------------------------------------------------------------ scoring
-    def _histories(self, users: np.ndarray) -> list[np.ndarray]:
-        off = self.history_offsets_
-        return [self.history_items_[off[u]: off[u + 1]] for u in users]
+    @staticmethod
+    def _sequences(history: Interactions) -> list[np.ndarray]:
+        """Each user's items of ``history`` in time order (0-based ids), built once per history."""
+        return history.view("sequences", lambda h: h.sequences())
 
-    def _inputs(self, sequences: list[np.ndarray]) -> np.ndarray:
+    def _histories(self, users: np.ndarray, history: Interactions | None = None) -> list[np.ndarray]:
+        """The shifted sequences (1..n_items) the scores of ``users`` continue."""
+        sequences = self._sequences(self._check_history(history))
+        return [sequences[u] + 1 for u in users]
+
+    def _pad(self, sequences: list[np.ndarray]) -> np.ndarray:
         """Left-padded inputs for scoring: the last ``max_len`` items (shifted ids)."""
-        return pad_left(sequences, self.max_len)
+        return pad_left(sequences, int(self.max_len))
 
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return self._score_shifted(self._histories(users))
+    def _inputs(self, users: np.ndarray, history: Interactions) -> torch.Tensor:
+        return torch.from_numpy(self._pad(self._histories(users, history)))
+
+    def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
+        return self._score_shifted(self._histories(users, history))
 
     def score_sequences(self, sequences) -> np.ndarray:
         """Scores of every item as the next one after each of ``sequences`` (0-based item ids).
@@ -239,7 +245,7 @@ class SequenceRecommender(Recommender):
 
     def _score_shifted(self, sequences: list[np.ndarray], batch_size: int = 256) -> np.ndarray:
         net = self.net_
-        device = next(net.parameters()).device
+        device = self.device_
         was_training = net.training
         net.eval()
         out = np.empty((len(sequences), self.n_items_), np.float32)
@@ -248,8 +254,8 @@ class SequenceRecommender(Recommender):
         with torch.no_grad():
             for start in range(0, len(sequences), batch_size):
                 rows = order[start: start + batch_size]
-                x = crop(self._inputs([sequences[i] for i in rows]))
-                out[rows] = net.predict(torch.from_numpy(x).to(device)).float().cpu().numpy()
+                x = crop(self._pad([sequences[i] for i in rows]))
+                out[rows] = net.score(torch.from_numpy(x).to(device)).float().cpu().numpy()
         net.train(was_training)
         empty = np.array([len(s) == 0 for s in sequences], bool)
         out[empty] = self.popularity_  # nothing to continue: fall back to what is popular
@@ -257,15 +263,3 @@ class SequenceRecommender(Recommender):
 
     def _item_vectors(self) -> np.ndarray:
         return self.net_.item_emb.weight[1: self.n_items_ + 1].detach().float().cpu().numpy()
-
-    def _check_shapes(self, path, redo: str) -> None:
-        super()._check_shapes(path, redo)
-        off = self.history_offsets_
-        if off[0] != 0 or off[-1] != len(self.history_items_) or (np.diff(off) < 0).any():
-            raise ValueError(f"{path}: history_offsets_ (from {off[0]} to {off[-1]}) do not index the "
-                             f"{len(self.history_items_)} history_items_; the file is damaged; {redo}.")
-
-    def _restore_modules(self, modules: dict[str, dict[str, np.ndarray]]) -> None:
-        self.net_ = self._build_net()
-        self.net_.load_state_dict({k: torch.from_numpy(v) for k, v in modules["net_"].items()})
-        self.net_.eval()

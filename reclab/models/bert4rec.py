@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ._sequence import PositionalItemNet, SequenceRecommender, bucket_batches, crop, next_item_loss, pad_left
+from .base import Int, Real
 from .sasrec import Block, attention_mask
 
 
@@ -73,9 +74,13 @@ class BERT4RecNet(PositionalItemNet):
         items = self.item_emb.weight[1: self.n_items + 1]
         return next_item_loss(self(batch["items"]), batch["targets"], items, "ce", bias=self.bias)
 
-    def predict(self, items: torch.Tensor) -> torch.Tensor:
+    def score(self, items: torch.Tensor) -> torch.Tensor:
         """Scores (B, n_items) of the item hidden by the last token (the appended mask)."""
         return self(items)[:, -1] @ self.item_emb.weight[1: self.n_items + 1].T + self.bias
+
+    def predict(self, items: torch.Tensor) -> torch.Tensor:
+        """The same as `score` (the name notebook 07 uses)."""
+        return self.score(items)
 
 
 class BERT4Rec(SequenceRecommender):
@@ -115,6 +120,11 @@ class BERT4Rec(SequenceRecommender):
     >>> model = BERT4Rec().fit(split.train, valid=split.valid)   # doctest: +SKIP
     """
 
+    _params = {**SequenceRecommender._params,
+               "max_len": Int(2),  # one item and the mask token
+               "n_blocks": Int(1), "n_heads": Int(1), "mask_prob": Real(0, 1, low_open=True, high_open=True),
+               "last_prob": Real(0, 1), "n_masks": Int(1)}
+
     def __init__(self, *, n_factors: int = 64, n_blocks: int = 2, n_heads: int = 2, max_len: int = 200,
                  dropout: float = 0.1, mask_prob: float = 0.4, last_prob: float = 0.1, n_masks: int = 1,
                  n_epochs: int = 400, batch_size: int = 8, lr: float = 3e-3, reg: float = 0.0, patience: int = 10,
@@ -125,19 +135,15 @@ class BERT4Rec(SequenceRecommender):
         self.lr, self.reg, self.patience, self.device = lr, reg, patience, device
         self.seed, self.progress = seed, progress
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not 0 < self.mask_prob < 1:
-            raise ValueError(f"mask_prob={self.mask_prob!r} must be in (0, 1), e.g. 0.2.")
-        if not 0 <= self.last_prob <= 1:
-            raise ValueError(f"last_prob={self.last_prob!r} must be in [0, 1], e.g. 0.1.")
-        if not isinstance(self.n_masks, (int, np.integer)) or isinstance(self.n_masks, bool) or self.n_masks < 1:
-            raise ValueError(f"n_masks={self.n_masks!r} must be a positive int, e.g. 1.")
-        if self.max_len < 2:
-            raise ValueError(f"max_len={self.max_len} must be >= 2: one item and the mask token.")
+    def _fit(self, train, valid) -> None:
+        if self.n_factors % self.n_heads:  # a rule between two arguments: no table expresses it
+            raise ValueError(f"n_factors={self.n_factors!r} is not valid with n_heads={self.n_heads!r}: it must be "
+                             "divisible by n_heads (each head reads n_factors // n_heads dimensions).")
+        super()._fit(train, valid)
 
     def _build_net(self) -> BERT4RecNet:
-        return BERT4RecNet(self.n_items_, self.n_factors, self.n_blocks, self.n_heads, self.max_len, self.dropout)
+        return BERT4RecNet(self.n_items_, int(self.n_factors), int(self.n_blocks), int(self.n_heads),
+                           int(self.max_len), float(self.dropout))
 
     def _batches(self, sequences):
         padded = pad_left([s for s in sequences if len(s) >= 2], self.max_len)  # (n, max_len)
@@ -153,7 +159,7 @@ class BERT4Rec(SequenceRecommender):
 
         return batches
 
-    def _inputs(self, sequences: list[np.ndarray]) -> np.ndarray:
+    def _pad(self, sequences: list[np.ndarray]) -> np.ndarray:
         """The last max_len − 1 items, then the mask token whose hidden item is the prediction."""
         mask = np.array([self.n_items_ + 1])
         kept = [s[max(len(s) - self.max_len + 1, 0):] for s in sequences]

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ._sequence import SequenceRecommender, item_embedding, next_item_loss
+from .base import Int
 
 
 class GRU4RecNet(nn.Module):
@@ -45,9 +46,13 @@ class GRU4RecNet(nn.Module):
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return next_item_loss(self(batch["items"]), batch["targets"], self.item_emb.weight[1:], "ce", self.n_negatives)
 
-    def predict(self, items: torch.Tensor) -> torch.Tensor:
+    def score(self, items: torch.Tensor) -> torch.Tensor:
         """Scores (B, n_items) of the item after each left-padded sequence in items (B, L)."""
         return self(items)[:, -1] @ self.item_emb.weight[1:].T
+
+    def predict(self, items: torch.Tensor) -> torch.Tensor:
+        """The same as `score` (the name notebook 07 uses)."""
+        return self.score(items)
 
 
 class GRU4Rec(SequenceRecommender):
@@ -82,8 +87,11 @@ class GRU4Rec(SequenceRecommender):
 
     Examples
     --------
-    >>> model = GRU4Rec().fit(split.train, valid=split.valid)   # doctest: +SKIP
+    >>> model = GRU4Rec().fit(split.train, valid=split.valid)                  # doctest: +SKIP
+    >>> scores = model.score([0, 1], history=split.history("test"))           # doctest: +SKIP
     """
+
+    _params = {**SequenceRecommender._params, "n_hidden": Int(1), "n_layers": Int(1), "n_negatives": Int(1, none=True)}
 
     def __init__(self, *, n_factors: int = 64, n_hidden: int = 128, n_layers: int = 1, max_len: int = 200,
                  dropout: float = 0.2, n_negatives: int | None = None, n_epochs: int = 200, batch_size: int = 64,
@@ -94,20 +102,10 @@ class GRU4Rec(SequenceRecommender):
         self.lr, self.reg, self.patience, self.device = lr, reg, patience, device
         self.seed, self.progress = seed, progress
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        for name in ("n_hidden", "n_layers"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive int.")
-        if self.n_negatives is not None and (not isinstance(self.n_negatives, (int, np.integer))
-                                           or isinstance(self.n_negatives, bool) or self.n_negatives < 1):
-            raise ValueError(f"n_negatives={self.n_negatives!r} must be None (full softmax) or a positive int.")
-
     def _build_net(self) -> GRU4RecNet:
         n_negatives = None if self.n_negatives is None else int(self.n_negatives)  # torch sizes want Python ints
-        return GRU4RecNet(self.n_items_, int(self.n_factors), int(self.n_hidden), int(self.n_layers), self.dropout,
-                          n_negatives)
+        return GRU4RecNet(self.n_items_, int(self.n_factors), int(self.n_hidden), int(self.n_layers),
+                          float(self.dropout), n_negatives)
 
     def _batches(self, sequences):
         return self._next_item_batches(sequences)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._sequence import PositionalItemNet, SequenceRecommender, crop, next_item_loss
+from .base import Choice, Int
 
 
 class SelfAttention(nn.Module):
@@ -105,9 +106,13 @@ class SASRecNet(PositionalItemNet):
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return next_item_loss(self(batch["items"]), batch["targets"], self.item_emb.weight[1:], self.loss_kind)
 
-    def predict(self, items: torch.Tensor) -> torch.Tensor:
+    def score(self, items: torch.Tensor) -> torch.Tensor:
         """Scores (B, n_items) of the item after each left-padded sequence in items (B, L)."""
         return self(items)[:, -1] @ self.item_emb.weight[1:].T
+
+    def predict(self, items: torch.Tensor) -> torch.Tensor:
+        """The same as `score` (the name notebook 07 uses)."""
+        return self.score(items)
 
 
 class SASRec(SequenceRecommender):
@@ -151,7 +156,10 @@ class SASRec(SequenceRecommender):
     --------
     >>> model = SASRec(n_epochs=200).fit(split.train, valid=split.valid)   # doctest: +SKIP
     >>> items, scores = model.recommend([0, 1], k=10)                       # doctest: +SKIP
+    >>> items, scores = model.recommend([0, 1], k=10, history=split.history("test"))  # doctest: +SKIP
     """
+
+    _params = {**SequenceRecommender._params, "n_blocks": Int(1), "n_heads": Int(1), "loss": Choice("ce", "bce")}
 
     def __init__(self, *, n_factors: int = 64, n_blocks: int = 2, n_heads: int = 1, max_len: int = 200,
                  dropout: float = 0.2, loss: str = "ce", n_epochs: int = 200, batch_size: int = 32,
@@ -162,33 +170,35 @@ class SASRec(SequenceRecommender):
         self.lr, self.reg, self.patience, self.device = lr, reg, patience, device
         self.seed, self.progress = seed, progress
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.loss not in ("ce", "bce"):
-            raise ValueError(f"loss={self.loss!r} is not supported; use 'ce' (full softmax) or 'bce' (one negative).")
+    def _fit(self, train, valid) -> None:
+        if self.n_factors % self.n_heads:  # a rule between two arguments: no table expresses it
+            raise ValueError(f"n_factors={self.n_factors!r} is not valid with n_heads={self.n_heads!r}: it must be "
+                             "divisible by n_heads (each head reads n_factors // n_heads dimensions).")
+        super()._fit(train, valid)
 
     def _build_net(self) -> SASRecNet:
-        return SASRecNet(self.n_items_, self.n_factors, self.n_blocks, self.n_heads, self.max_len, self.dropout,
-                         self.loss)
+        return SASRecNet(self.n_items_, int(self.n_factors), int(self.n_blocks), int(self.n_heads), int(self.max_len),
+                         float(self.dropout), self.loss)
 
     def _batches(self, sequences):
         return self._next_item_batches(sequences)
 
-    def attention_maps(self, users):
+    def attention_maps(self, users, *, history=None):
         """Attention weights of every block for the history each user's score continues.
 
         Returns, for one user (an int), ``(items, weights)``: items (L,) the 0-based ids read
         (most recent last), weights (n_blocks, n_heads, L, L) with row i the attention of position
-        i over positions ≤ i (rows sum to 1). For many users, a list of such pairs.
+        i over positions ≤ i (rows sum to 1). For many users, a list of such pairs. ``history``
+        is the one `score` would read (default: the training data).
         """
         single = np.ndim(users) == 0
         users = self._check_users(users)
         out = []
-        device = next(self.net_.parameters()).device
+        device = self.device_
         self.net_.eval()
         with torch.no_grad():
-            for history in self._histories(users):
-                x = crop(self._inputs([history]))
+            for sequence in self._histories(users, history):
+                x = crop(self._pad([sequence]))
                 _, maps = self.net_(torch.from_numpy(x).to(device), return_weights=True)
                 L = int((x > 0).sum())  # the items read, without padding
                 weights = torch.stack([m[0, :, x.shape[1] - L:, x.shape[1] - L:] for m in maps])  # (blocks, H, L, L)
