@@ -209,3 +209,15 @@ def test_parameter_rules(rule, good, bad, message):
     for value in bad:
         with pytest.raises(ValueError, match=rf"x={value!r} is not valid: it must be {message}"):
             rule.check("x", value)
+
+
+def test_what_is_derived_from_a_history_follows_a_parameter_change(split):
+    from reclab.models import BPR
+
+    model = BPR(n_factors=4, n_epochs=2, fold_in_epochs=0, device="cpu").fit(split.train)
+    history = split.history("test")
+    user = int(changed_users(split.train, history)[0])
+    unchanged = model.score([user], history=history)
+    np.testing.assert_array_equal(unchanged, model.score([user]))  # no fold-in epochs: the learned vector
+    model.fold_in_epochs = 5
+    assert not np.array_equal(model.score([user], history=history), unchanged)  # not the cached 0-epoch result

@@ -290,6 +290,7 @@ class Recommender:
         """``build(history)``, computed once per history object for this fit (e.g. a fold-in)."""
         cache = self.__dict__.setdefault("_history_cache", weakref.WeakKeyDictionary())
         views = cache.setdefault(history, {})
+        key = f"{key} {self.get_params()!r}"  # a parameter changed since (fold_in_epochs=...) is a new entry
         if key not in views:
             views[key] = build(history)
         return views[key]
