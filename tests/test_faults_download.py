@@ -64,6 +64,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == "silent":  # accepts the request and never answers (for at most 5 s)
             time.sleep(5)
             return
+        if mode == "slowheaders":  # a status line, then header bytes one every 50 ms (for at most 5 s)
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for byte in b"X-Padding: " + b"y" * 100:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.05)
+            return
         body = self.server.files.get(name)
         if body is None:
             self.send_error(404)
@@ -196,6 +203,16 @@ def test_stall_window_from_the_environment_and_load_movielens(server, cache, mon
         load_movielens("1m", source="download", cache_dir=cache, base_url=server.url("trickle"),
                        checksum=DIGEST, deadline_s=4)
     assert time.monotonic() - start < 2.5
+
+
+def test_server_that_trickles_its_headers_is_ended(server, cache):
+    # every header byte comes within the stall window, so no single socket read times out
+    start = time.monotonic()
+    with pytest.raises(grouplens.DownloadTimeout, match=r"no answer within 0\.5 s \(the server did not finish answering within 0\.5 s"):
+        grouplens.fetch("1m", cache_dir=cache, base_url=server.url("slowheaders"), checksum=DIGEST,
+                        deadline_s=4, stall_s=0.5)
+    assert time.monotonic() - start < 2.0  # the server would trickle for 5 s
+    assert leftovers(cache) == []
 
 
 def test_steady_but_slow_download_is_ended_by_the_deadline(server, cache):

@@ -35,6 +35,7 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -383,12 +384,46 @@ def _republished() -> str:
             "published .md5 instead.")
 
 
+def _urlopen_within(url: str, seconds: float | None):
+    """`urlopen`, given at most ``seconds`` in all to connect and receive the response headers.
+
+    The socket timeout bounds each read, not their sum: a server that trickles its headers a byte
+    at a time would hold `urlopen` forever. So it runs in a daemon thread that is abandoned (and
+    its response closed whenever it does return) once the time is up.
+    """
+    if seconds is None:
+        return urllib.request.urlopen(url)
+    result: dict = {}
+    done = threading.Event()
+
+    def run():
+        try:
+            result["response"] = urllib.request.urlopen(url, timeout=seconds)
+        except BaseException as error:  # handed to the caller below
+            result["error"] = error
+        done.set()
+        if result.get("late"):  # the caller gave up: nobody will read or close it
+            if "response" in result:
+                result["response"].close()
+
+    threading.Thread(target=run, daemon=True, name="reclab-urlopen").start()
+    if not done.wait(seconds + 1.0):
+        result["late"] = True
+        if done.is_set() and "response" in result:  # finished just now, after all
+            result["response"].close()
+        raise urllib.error.URLError(TimeoutError(f"the server did not finish answering within {seconds:g} s "
+                                                 "(its response headers were still arriving)"))
+    if "error" in result:
+        raise result["error"]
+    return result["response"]
+
+
 def _open(url: str, archive: Path, limits: _Limits, advice: str | None = None):
     """`urlopen` whose failures say what happened and what to do about it."""
     advice = advice or (f"Without network, for ml-100k install the offline copy: {RECBOLE_HINT}, "
                         f"or place {archive.name} in {archive.parent} yourself.")
     try:
-        return urllib.request.urlopen(url, timeout=limits.socket_s)
+        return _urlopen_within(url, limits.socket_s)
     except urllib.error.HTTPError as error:
         error.close()
         if 300 <= error.code < 400:
@@ -401,7 +436,8 @@ def _open(url: str, archive: Path, limits: _Limits, advice: str | None = None):
         if url.startswith("file:"):
             raise DownloadError(f"could not read {url}: {reason}. Check base_url. {advice}") from error
         if isinstance(reason, TimeoutError):
-            raise DownloadTimeout(f"could not download {url}: no answer within {limits.socket_s:g} s. "
+            detail = "" if not str(reason) or str(reason) == "timed out" else f" ({reason})"
+            raise DownloadTimeout(f"could not download {url}: no answer within {limits.socket_s:g} s{detail}. "
                                   f"The server is unreachable or too slow; load again later or raise "
                                   f"stall_s=. {advice}") from error
         raise DownloadError(f"could not download {url}: {reason}. You are offline or the server is "
