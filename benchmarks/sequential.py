@@ -26,7 +26,7 @@ import time
 import pandas as pd
 import torch
 
-from reclab import evaluate
+from reclab import compare, evaluate
 from reclab.data import leave_last_out, load_movielens
 from reclab.models import BERT4Rec, EASE, GRU4Rec, MarkovChain, Popularity, SASRec
 
@@ -39,6 +39,12 @@ MODELS = {
     "SASRec (bce)": lambda: SASRec(loss="bce"),
     "BERT4Rec": lambda: BERT4Rec(),
 }
+
+
+def paired(models: dict, split, baseline: str) -> pd.DataFrame:
+    """Test NDCG@10 of every model against ``baseline``, paired over users (reclab.compare)."""
+    table = compare(models, split, 10, metrics=("NDCG",), baseline=baseline)
+    return table.set_index("model")[["value", "lo", "hi", "diff", "diff_lo", "diff_hi", "p_value"]]
 
 
 def run(model, split) -> dict:
@@ -68,9 +74,10 @@ def main() -> None:
         parser.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
     torch.set_num_threads(args.threads)
     split = leave_last_out(load_movielens("100k"))
-    rows = {}
+    rows, fitted = {}, {}
     for name in args.models:
-        rows[name] = run(MODELS[name](), split)
+        fitted[name] = MODELS[name]()
+        rows[name] = run(fitted[name], split)
         row = rows[name]
         print(f"{name}: NDCG@10 {row['NDCG@10']:.4f} [{row['NDCG lo']:.4f}, {row['NDCG hi']:.4f}] "
               f"in {row['fit s']:.0f} s", flush=True)
@@ -79,6 +86,10 @@ def main() -> None:
     table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
     print(f"\nml-100k, leave-last-out, test, full ranking ({args.threads} torch thread(s))")
     print(table.to_string(float_format=lambda x: f"{x:.4f}" if x < 1 else f"{x:.1f}"))
+    for baseline in ("EASE", "SASRec"):
+        if baseline in fitted and len(fitted) > 1:
+            print(f"\ntest NDCG@10 against {baseline}, paired over users (diff = model - {baseline})")
+            print(paired(fitted, split, baseline).to_string(float_format=lambda x: f"{x:.4f}"))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import Interactions
-from ._torch import TorchRecommender
+from ._torch import TorchRecommender, validator
 from .base import Bool, Int, Real
 
 
@@ -134,19 +134,6 @@ def next_item_loss(hidden: torch.Tensor, targets: torch.Tensor, items: torch.Ten
         return F.softplus(-logits[:, 0]).mean() + F.softplus(logits[:, 1]).mean()
     logits[:, 1:] = logits[:, 1:].masked_fill(candidates[:, 1:] == y[:, None], float("-inf"))  # accidental hits
     return F.cross_entropy(logits, torch.zeros_like(y))
-
-
-def validator(train: Interactions, valid: Interactions | None):
-    """``validate(net) -> float`` for `fit_net`: validation NDCG@10 of the model, or None without ``valid``.
-
-    One `reclab.evaluation.Evaluator` is built here, once per fit, and called every epoch; its
-    history is ``train``, so the model scores the validation item from what it was trained on.
-    """
-    if valid is None or len(valid) == 0:
-        return None
-    from ..evaluation import Evaluator
-
-    return Evaluator(train, valid, k=10, metrics=("NDCG",))
 
 
 class SequenceRecommender(TorchRecommender):

@@ -142,3 +142,16 @@ def fold_in(net: torch.nn.Module, user_tables: Iterable[str], batches: Callable[
     for param in net.parameters():
         param.requires_grad_(False)
     return net
+
+
+def validator(train: Interactions, valid: Interactions | None):
+    """``validate(net) -> float`` for `fit_net`: validation NDCG@10 of the model, or None without ``valid``.
+
+    One `reclab.evaluation.Evaluator` is built here, once per fit, and called every epoch; its
+    history is ``train``, so the model scores the validation item from what it was trained on.
+    """
+    if valid is None or len(valid) == 0:
+        return None
+    from ..evaluation import Evaluator
+
+    return Evaluator(train, valid, k=10, metrics=("NDCG",))

@@ -8,7 +8,6 @@ Networks with Top-k Gains for Session-based Recommendations", CIKM 2018.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 

@@ -32,7 +32,7 @@ from torch import nn
 from ..data import Interactions
 from ..train import fit_net
 from ._sampling import sample_negatives
-from ._torch import TorchRecommender
+from ._torch import TorchRecommender, validator
 from .als import ALS, als_objective, als_solve  # noqa: F401 (ALS lives in its own module; re-exported)
 from .base import Bool, Choice, Int, Real
 
@@ -375,14 +375,12 @@ class BPR(_FactorNet):
                       float(self.init_std), torch.Generator().manual_seed(int(self.seed)), float(self.reg))
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
-        from ..evaluation import Evaluator
-
         self.net_ = net = self._new_net()
         batches = self._triples_of(train.binary(), np.arange(self.n_users_))
-        evaluator = Evaluator(train, valid, k=10, metrics=("NDCG",)) if valid is not None else None
+        evaluator = validator(train, valid)
         self.history_ = fit_net(net, batches, n_epochs=int(self.n_epochs), lr=self.lr, optimizer=self.optimizer,
-                                validate=(lambda net: evaluator(self)) if valid is not None else None,
-                                patience=self.patience if valid is not None else None,
+                                validate=(lambda net: evaluator(self)) if evaluator is not None else None,
+                                patience=self.patience if evaluator is not None else None,
                                 clip=None, device=self.device, seed=int(self.seed), progress=self.progress,
                                 name="BPR")
         n_pairs = train.binary().nnz

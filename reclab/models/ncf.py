@@ -30,8 +30,7 @@ from torch import nn
 from ..data import Interactions
 from ..train import fit_net
 from ._sampling import sample_negatives
-from ._sequence import validator
-from ._torch import TorchRecommender
+from ._torch import TorchRecommender, validator
 from .base import Bool, Int, Real
 
 _MIN_FOLD_IN_BATCH = 256  # rows: fewer make the fold-in's gradient steps noisy
