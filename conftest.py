@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SECONDS = {
-    "08-transformers.ipynb": 283,
-    "07-rnn.ipynb": 169,
-    "06-neural-cf.ipynb": 79,
-    "04-matrix-factorisation.ipynb": 50,
-    "03-neighbourhood.ipynb": 38,
-    "05-hybrid.ipynb": 35,
-    "01-evaluation.ipynb": 15,
-    "02-content-based.ipynb": 15,
+SECONDS = {  # nbval wall time of each notebook alone (this session, on a shared box: relative weights)
+    "08-transformers.ipynb": 490,
+    "07-rnn.ipynb": 190,
+    "06-neural-cf.ipynb": 130,
+    "03-neighbourhood.ipynb": 36,
+    "05-hybrid.ipynb": 32,
+    "04-matrix-factorisation.ipynb": 20,
+    "01-evaluation.ipynb": 10,
+    "02-content-based.ipynb": 10,
     "00-welcome.ipynb": 10,
 }
 
