@@ -176,7 +176,9 @@ class LMZeroShot(Recommender):
         if isinstance(texts, str):
             raise TypeError(f"texts must be a list of str, got the str {texts!r}; use query(text) for one, "
                             "or score_text([text]).")
-        texts = [check_query(t, f"texts[{i}]") for i, t in enumerate(texts)]
+        return self._cosines([check_query(t, f"texts[{i}]") for i, t in enumerate(texts)])
+
+    def _cosines(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.n_items_), np.float32)
         q = np.asarray(load_minilm(self.device).encode(texts, normalize_embeddings=True, convert_to_numpy=True,
@@ -192,10 +194,7 @@ class LMZeroShot(Recommender):
         """
         self._fitted("item_vectors_")
         self._check_k(k, self.n_items_)
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str such as 'a funny space adventure', got {type(text).__name__}; "
-                            "for many queries use score_text([...]).")
-        scores = self.score_text([text])[0]
+        scores = self._cosines([check_query(text, "text")])[0]
         order = np.lexsort((np.arange(self.n_items_), -scores))[:k]  # ties: lower item index first
         return order.astype(np.int64), scores[order]
 
