@@ -201,7 +201,9 @@ def test_text_sasrec_ranks_the_planted_cold_items_id_sasrec_cannot(cold, cold_mo
     n_users = evaluate(cold_models["SASRec"], cold, 10, metrics=("HR",))["n_users"].iloc[0]
     assert n_users >= 40  # users whose held-out item has no training row
     assert hr["SASRec"] <= 0.1, hr  # an item with no training row gets an untrained, pushed-down embedding
-    assert hr["text"] >= 0.6 and hr["text+id"] >= 0.6, hr  # its text says which topic it is
+    # its text says which topic it is. (Without the masking of cold items out of the ID table and the
+    # training softmax, HR@10 here falls to 0.74 with text alone and 0.14 with text + ID.)
+    assert hr["text"] >= 0.85 and hr["text+id"] >= 0.85, hr
 
 
 def test_text_sasrec_scores_a_cold_item_by_its_text_alone(cold, cold_models):
