@@ -267,3 +267,19 @@ def test_text_sasrec_bad_input_and_empty_texts(topics, cache):
     assert np.isfinite(model.score([0, 1])).all()
     with pytest.raises(ValueError, match="none of the columns title, year, genres"):
         TextSASRec(cache_dir=cache, n_epochs=1).fit(dataclasses.replace(topics, items=topics.items[["item_id"]]))
+
+
+def test_id_dropout_hides_id_rows_in_training_only():
+    torch.manual_seed(0)
+    text, known = torch.randn(5, 8), torch.ones(5, dtype=torch.bool)
+    net = TextSASRecNet(text, known, d=4, n_blocks=1, n_heads=1, max_len=5, dropout=0.0, loss="ce", with_ids=True,
+                        id_dropout=0.999999)
+    with torch.no_grad():
+        text_part = torch.cat([torch.zeros(1, 4), net.adaptor(text)])
+        with_ids = text_part + net.item_emb.weight
+        net.train()
+        np.testing.assert_allclose(net.item_table().numpy(), text_part.numpy(), atol=1e-6)  # every ID row dropped
+        net.eval()
+        np.testing.assert_allclose(net.item_table().numpy(), with_ids.numpy(), atol=1e-6)  # none at scoring time
+    with pytest.raises(ValueError, match=r"id_dropout=1.0 is not valid: it must be a finite number in \[0, 1\)"):
+        TextSASRec(id_dropout=1.0).fit(make_synthetic(n_users=10, n_items=8, n_clusters=2, seed=0))

@@ -227,7 +227,7 @@ class TextSASRecNet(SASRecNet):
     """
 
     def __init__(self, text: torch.Tensor, known: torch.Tensor, d: int, n_blocks: int, n_heads: int, max_len: int,
-                 dropout: float, loss: str, with_ids: bool):
+                 dropout: float, loss: str, with_ids: bool, id_dropout: float = 0.0):
         n_items, D = text.shape
         super().__init__(n_items, d, n_blocks, n_heads, max_len, dropout, loss)
         if not with_ids:
@@ -240,13 +240,16 @@ class TextSASRecNet(SASRecNet):
         self.adaptor = nn.Linear(D, d)
         nn.init.normal_(self.adaptor.weight, std=d ** -0.5)  # a unit text vector → a row of norm ≈ 1, as an ID row
         nn.init.zeros_(self.adaptor.bias)
-        self.d = d
+        self.d, self.id_dropout = d, id_dropout
 
     def item_table(self) -> torch.Tensor:
         table = self.adaptor(self.text)  # (n_items + 1, d)
         table = torch.cat([torch.zeros_like(table[:1]), table[1:]])  # padding stays zero
         if self.item_emb is not None:
-            table = table + self.item_emb.weight * self.known
+            keep = self.known
+            if self.training and self.id_dropout > 0:  # items seen as if cold: scored by their text alone
+                keep = keep * (torch.rand_like(keep) >= self.id_dropout)
+            table = table + self.item_emb.weight * keep
         return table
 
     def embed(self, items: torch.Tensor) -> torch.Tensor:
@@ -281,6 +284,9 @@ class TextSASRec(SASRec):
     Parameters
     ----------
     with_ids : add a learned ID embedding to each item's text embedding (True) or use text alone.
+    id_dropout : with ``with_ids``, the share of items whose ID embedding is dropped at each training
+        step (a fresh draw per step), as DropoutNet does (Volkovs et al., NeurIPS 2017): the net
+        learns to score an item from its text alone, which is all a cold item has.
     cache_dir : folder (a str) where MiniLM embeddings are cached; default `reclab.data.cache_folder()`.
     Other parameters: as `SASRec`. ``device`` serves the MiniLM encoder and the net.
 
@@ -291,16 +297,16 @@ class TextSASRec(SASRec):
 
     _state = ("net_", "popularity_", "text_")
     _shapes = {"popularity_": ("I",), "text_": ("I", "D")}
-    _params = {**SASRec._params, "with_ids": Bool()}
+    _params = {**SASRec._params, "with_ids": Bool(), "id_dropout": Real(0, 1, high_open=True)}
 
-    def __init__(self, *, with_ids: bool = True, cache_dir: str | None = None, n_factors: int = 64,
+    def __init__(self, *, with_ids: bool = True, id_dropout: float = 0.5, cache_dir: str | None = None, n_factors: int = 64,
                  n_blocks: int = 2, n_heads: int = 1, max_len: int = 200, dropout: float = 0.2, loss: str = "ce",
                  n_epochs: int = 200, batch_size: int = 32, lr: float = 3e-3, reg: float = 0.0, patience: int = 10,
                  device: str = "auto", seed: int = 0, progress: bool = False):
         super().__init__(n_factors=n_factors, n_blocks=n_blocks, n_heads=n_heads, max_len=max_len, dropout=dropout,
                          loss=loss, n_epochs=n_epochs, batch_size=batch_size, lr=lr, reg=reg, patience=patience,
                          device=device, seed=seed, progress=progress)
-        self.with_ids, self.cache_dir = with_ids, cache_dir
+        self.with_ids, self.id_dropout, self.cache_dir = with_ids, id_dropout, cache_dir
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         encoder = "cpu" if self.device == "auto" else self.device
@@ -312,7 +318,7 @@ class TextSASRec(SASRec):
         return TextSASRecNet(torch.from_numpy(np.asarray(self.text_, np.float32)),
                              torch.from_numpy(np.asarray(self.popularity_) > 0), int(self.n_factors),
                              int(self.n_blocks), int(self.n_heads), int(self.max_len), float(self.dropout), self.loss,
-                             bool(self.with_ids))
+                             bool(self.with_ids), float(self.id_dropout))
 
     def _item_vectors(self) -> np.ndarray:
         with torch.no_grad():
