@@ -103,12 +103,19 @@ class SASRecNet(PositionalItemNet):
         x = self.ln(x)
         return (x, maps) if return_weights else x
 
+    def item_table(self) -> torch.Tensor:
+        """(n_items + 1, d) the embedding of every item, row 0 padding: read at the input and the output.
+
+        Here the ID embedding table; `reclab.models.lm.TextSASRecNet` builds it from item texts.
+        """
+        return self.item_emb.weight
+
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return next_item_loss(self(batch["items"]), batch["targets"], self.item_emb.weight[1:], self.loss_kind)
+        return next_item_loss(self(batch["items"]), batch["targets"], self.item_table()[1:], self.loss_kind)
 
     def score(self, items: torch.Tensor) -> torch.Tensor:
         """Scores (B, n_items) of the item after each left-padded sequence in items (B, L)."""
-        return self(items)[:, -1] @ self.item_emb.weight[1:].T
+        return self(items)[:, -1] @ self.item_table()[1:].T
 
     def predict(self, items: torch.Tensor) -> torch.Tensor:
         """The same as `score` (the name notebook 07 uses)."""
