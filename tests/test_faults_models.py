@@ -39,6 +39,8 @@ def params(name: str, as_int=int) -> dict:
                          **torch_common),
         "Hybrid": dict(models=[models.Popularity(), models.EASE(reg=10.0)], min_history=i(5)),
         "FeatureUsers": dict(model=models.EASE(reg=i(10))),
+        "LMZeroShot": dict(half_life=i(2)),
+        "TextSASRec": dict(n_factors=i(8), n_blocks=i(1), n_heads=i(2), max_len=i(10), batch_size=i(16), **torch_common),
     }[name]
 
 
@@ -59,7 +61,7 @@ def fitted(split):
 
 
 def test_every_model_class_is_covered():
-    assert len(CLASSES) == 18 and {"SASRec", "ALS", "Hybrid", "FeatureUsers", "Random"} <= set(CLASSES)
+    assert len(CLASSES) == 20 and {"SASRec", "ALS", "Hybrid", "FeatureUsers", "LMZeroShot", "Random"} <= set(CLASSES)
 
 
 # ------------------------------------------------------------------------------ valid from another dataset

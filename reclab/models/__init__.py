@@ -26,6 +26,8 @@ _MODULES = {
     "GRU4Rec": "gru4rec",
     "SASRec": "sasrec",
     "BERT4Rec": "bert4rec",
+    "LMZeroShot": "lm",
+    "TextSASRec": "lm",
     "sample_negatives": "_sampling",  # the negative sampler BPR and the NCF models share
 }
 
