@@ -391,7 +391,7 @@ class SemanticIDRec(TorchRecommender):
     def _log_probs(self, histories: list[np.ndarray], candidates: np.ndarray) -> np.ndarray:
         """log P(item | history) of candidates (len(histories) or 1, M) item indices → (len(histories), M)."""
         net, out = self.net_, np.empty((len(histories), candidates.shape[1]), np.float32)
-        per_chunk = max(1, (1 << 23) // (candidates.shape[1] * self.net_.n_positions))
+        per_chunk = max(1, (1 << 22) // (candidates.shape[1] * self.net_.n_positions))  # ~50 MB of attention
         order = np.argsort([len(h) for h in histories], kind="stable")
         was_training = net.training
         net.eval()
