@@ -14,7 +14,7 @@ from reclab import models
 from reclab.data import leave_last_out, make_synthetic
 from reclab.models.content import embed_texts, embedding_cache_path
 
-CLASSES = sorted(set(models.__all__) - {"NotFittedError", "Recommender", "sample_negatives"})
+CLASSES = sorted(set(models.__all__) - {"NotFittedError", "Recommender", "sample_negatives", "semantic_ids"})
 N_USERS, N_ITEMS = 40, 30
 
 
@@ -40,6 +40,8 @@ def params(name: str, as_int=int) -> dict:
         "Hybrid": dict(models=[models.Popularity(), models.EASE(reg=10.0)], min_history=i(5)),
         "FeatureUsers": dict(model=models.EASE(reg=i(10))),
         "LMZeroShot": dict(half_life=i(2)),
+        "SemanticIDRec": dict(encoder="random", levels=i(2), codes=i(4), n_factors=i(8), n_blocks=i(1), n_heads=i(2),
+                              max_len=i(10), batch_size=i(16), beam=i(5), **torch_common),
         "TextSASRec": dict(n_factors=i(8), n_blocks=i(1), n_heads=i(2), max_len=i(10), batch_size=i(16), **torch_common),
     }[name]
 
@@ -61,7 +63,7 @@ def fitted(split):
 
 
 def test_every_model_class_is_covered():
-    assert len(CLASSES) == 20 and {"SASRec", "ALS", "Hybrid", "FeatureUsers", "LMZeroShot", "Random"} <= set(CLASSES)
+    assert len(CLASSES) == 21 and {"SASRec", "ALS", "Hybrid", "FeatureUsers", "LMZeroShot", "Random"} <= set(CLASSES)
 
 
 # ------------------------------------------------------------------------------ valid from another dataset
