@@ -100,8 +100,9 @@ class BERT4Rec(SequenceRecommender):
     - batches of 8 sequences and a constant lr 3e-3, where the paper uses 256 and 1e-4 (with
       warm-up and linear decay) for hundreds of thousands of steps: ml-100k has 943 users, and
       training here is bound by the number of optimiser steps, not by the sequences seen —
-      batches of 128 reach the best validation epoch after 144 epochs, batches of 8 after 38,
-      for about the same time per epoch (batches of 4 were slower again);
+      batches of 128 reached the best validation epoch after 144 epochs, batches of 8 after 38
+      (60 with one torch thread on the machine of the latest notebook run: float kernels differ
+      between machines), for about the same time per epoch (batches of 4 were slower again);
     - each epoch shows every sequence ``n_masks`` times with fresh masks, like the ``dupe_factor``
       of the authors' data generation (10 in their scripts); the default is 1, because on
       ml-100k more maskings per epoch did not reach the best epoch in less time.

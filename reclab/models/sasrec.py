@@ -138,8 +138,9 @@ class SASRec(SequenceRecommender):
     - dropout on the embeddings, the attention output and the feed-forward layer, not on the
       attention weights: without it PyTorch's fused attention kernel applies, about twice as fast;
     - batches of 32 histories instead of 128: ml-100k has only 943 users, so 128 gives 8 optimiser
-      steps an epoch; 32 reaches the best validation epoch in fewer epochs (16 instead of 21),
-      each a little cheaper (smaller logit tensors);
+      steps an epoch; 32 reaches the best validation epoch in fewer epochs (16 instead of 21 when
+      this was chosen; 22 with one torch thread on the machine of the latest notebook run), each a
+      little cheaper (smaller logit tensors);
     - weight decay is AdamW's decoupled decay (``reg``) instead of an L2 term on the embeddings;
     - early stopping on validation NDCG@10 (full ranking) instead of a fixed number of epochs.
 
