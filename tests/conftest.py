@@ -1,4 +1,5 @@
-"""Shared fixtures. `loopback`: 127.0.0.1 usable, even inside `unshare -n` (loopback starts down)."""
+"""Shared fixtures. `loopback`: 127.0.0.1 usable, even inside `unshare -n` (loopback starts down);
+`cache`: an empty cache folder for the download tests."""
 from __future__ import annotations
 
 import fcntl
@@ -42,3 +43,11 @@ def loopback() -> str:
                         f"({error}); run as root inside the namespace, or `ip link set lo up` first.")
         assert _works(), "loopback is up but 127.0.0.1 still refuses connections"
     return "127.0.0.1"
+
+
+@pytest.fixture
+def cache(tmp_path):
+    """An empty, existing cache folder (``cache_dir=`` must name an existing folder)."""
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    return folder

@@ -120,13 +120,6 @@ def server(loopback):
     httpd.server_close()
 
 
-@pytest.fixture
-def cache(tmp_path):
-    folder = tmp_path / "cache"
-    folder.mkdir()
-    return folder
-
-
 def leftovers(cache: Path) -> list[str]:
     return sorted(p.name for p in cache.iterdir())
 
@@ -309,7 +302,7 @@ def test_archive_lying_about_its_sizes_is_refused(cache):
 def test_archive_larger_than_the_free_space_is_refused(cache, monkeypatch):
     (cache / "ml-1m.zip").write_bytes(ARCHIVE)
     monkeypatch.setattr(grouplens, "_free_bytes", lambda folder: 100)
-    with pytest.raises(OSError, match=f"has only 100 bytes free"):
+    with pytest.raises(OSError, match="has only 100 bytes free"):
         grouplens.fetch("1m", cache_dir=cache, checksum=DIGEST)
     assert leftovers(cache) == ["ml-1m.zip"]
 

@@ -147,13 +147,6 @@ def closed_port_url(loopback):
     return f"http://{loopback}:{port}/"
 
 
-@pytest.fixture
-def cache(tmp_path):
-    folder = tmp_path / "cache"
-    folder.mkdir()
-    return folder
-
-
 def leftovers(cache: Path) -> list[str]:
     return sorted(p.name for p in cache.iterdir())
 

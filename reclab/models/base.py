@@ -52,19 +52,6 @@ from ..data import Interactions
 from ..metrics import top_k
 
 
-def check_same_data(train: Interactions, valid: Interactions, name: str = "valid") -> None:
-    """TypeError / ValueError unless ``valid`` is an `Interactions` on train's users, items and ids."""
-    if not isinstance(valid, Interactions):
-        raise TypeError(f"{name} must be an Interactions (e.g. split.{name}), got {type(valid).__name__}.")
-    train.check_same_ids(valid, name)
-
-
-def train_then_valid(train: Interactions, valid: Interactions) -> Interactions:
-    """Train and valid as one history (equal timestamps keep train rows first): what is known at test time."""
-    check_same_data(train, valid)
-    return train.then(valid)
-
-
 def changed_users(train: Interactions, history: Interactions) -> np.ndarray:
     """The users whose ratings in ``history`` differ from those in ``train`` (sorted indices).
 
@@ -210,7 +197,7 @@ class Recommender:
         if len(train) == 0:
             raise ValueError("train has no interactions; a recommender needs at least one to fit.")
         if valid is not None:
-            check_same_data(train, valid)
+            train.check_same_ids(valid, "valid")
         self.check_params()
         self.n_users_, self.n_items_ = train.n_users, train.n_items
         self.train_ = train
