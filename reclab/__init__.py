@@ -10,6 +10,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not pip-installed
     __version__ = "0+unknown"
 
-from .evaluation import Evaluator, compare, evaluate, leaderboard  # noqa: E402  (after the version lookup)
+from .evaluation import Evaluator, compare, evaluate, evaluate_lists, leaderboard  # noqa: E402  (after the version lookup)
 
-__all__ = ["Evaluator", "__version__", "compare", "evaluate", "leaderboard"]
+__all__ = ["Evaluator", "__version__", "compare", "evaluate", "evaluate_lists", "leaderboard"]

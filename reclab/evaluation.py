@@ -349,6 +349,12 @@ def compare(
     table = pd.concat(tables, ignore_index=True)
     if baseline is None:
         return table
+    return _paired(table, per_user, baseline, ci=options["ci"] or 0.95, n_boot=options["n_boot"], n_perm=n_perm,
+                   seed=options["seed"])
+
+
+def _paired(table: pd.DataFrame, per_user: dict, baseline: str, *, ci, n_boot, n_perm, seed) -> pd.DataFrame:
+    """``table`` plus diff, diff_lo, diff_hi and p_value of every row against ``baseline``'s (see `compare`)."""
     base = {(m, None if pd.isna(kk) else int(kk)): v
             for m, kk, v in table.loc[table["model"] == baseline, ["metric", "k", "value"]].itertuples(index=False)}
     extra = {"diff": [], "diff_lo": [], "diff_hi": [], "p_value": []}
@@ -360,11 +366,92 @@ def compare(
         elif ref is None:  # a statistic of whole lists (coverage, Gini): no pairing over users
             result = {"diff": row.value - base[key], "lo": np.nan, "hi": np.nan, "p_value": np.nan}
         else:
-            result = paired_test(per_user[row.model][key], ref, ci=options["ci"] or 0.95,
-                                 n_boot=options["n_boot"], n_perm=n_perm, seed=options["seed"])
+            result = paired_test(per_user[row.model][key], ref, ci=ci, n_boot=n_boot, n_perm=n_perm, seed=seed)
         for column, value in zip(extra, ("diff", "lo", "hi", "p_value")):
             extra[column].append(result[value])
     return table.assign(**extra)
+
+
+def evaluate_lists(
+    lists,
+    split: Split,
+    k: int | Sequence[int] = 10,
+    *,
+    part: str = "test",
+    metrics: Iterable[str] = ("HR", "NDCG", "MRR"),
+    exclude_seen: bool = True,
+    baseline: str | None = None,
+    ci: float | None = 0.95,
+    n_boot: int = 1000,
+    n_perm: int = 10_000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Evaluate ready-made top lists — a beam search's, an LLM's answer, a service's response — as `evaluate` would.
+
+    Parameters
+    ----------
+    lists : an int array (n_users, L) of item indices, row u = user u's list best first, ``-1`` for
+        "no item"; or ``{name: array}`` to evaluate several on the same users.
+    split, k, part, ci, n_boot, seed : as in `evaluate`. Cut-offs beyond L count the missing
+        places as misses.
+    metrics : ranking metrics among HR, NDCG, MRR, MAP, Precision, Recall.
+    exclude_seen : drop the items of ``split.history(part)`` from each list (the rest move up), as
+        `evaluate` masks them from a model's ranking; a list that repeats an item keeps its first
+        place only.
+    baseline : with a dict, the name to pair the others with (columns as in `compare`).
+
+    Examples
+    --------
+    >>> evaluate_lists(model.generate(np.arange(n_users), k=50).items, split)   # doctest: +SKIP
+    """
+    named = dict(lists) if isinstance(lists, Mapping) else {"lists": lists}
+    if baseline is not None and baseline not in named:
+        raise ValueError(f"baseline={baseline!r} is not one of the lists {list(named)}; name one of them.")
+    if part not in ("valid", "test"):
+        raise ValueError(f"part={part!r} is not supported; use 'valid' or 'test'.")
+    metrics = list(metrics)
+    if not metrics or any(m not in RANKING for m in metrics):
+        raise ValueError(f"metrics={metrics!r}: evaluate_lists gives ranking metrics only ({', '.join(RANKING)}).")
+    ev = Evaluator(split.history(part), getattr(split, part), k=k, metrics=metrics, exclude_seen=exclude_seen)
+    rows, per_user = [], {}
+    for name, items in named.items():
+        items = np.asarray(items)
+        if items.ndim != 2 or items.shape[0] != split.train.n_users or not np.issubdtype(items.dtype, np.integer):
+            raise ValueError(f"lists[{name!r}] must be an int array (n_users={split.train.n_users}, L), got "
+                             f"{items.dtype} {items.shape}; row u is user u's list, -1 for no item.")
+        if items.size and (items.min() < -1 or items.max() >= ev.n_items):
+            raise ValueError(f"lists[{name!r}] holds item {int(items.min() if items.min() < -1 else items.max())}, "
+                             f"outside 0..{ev.n_items - 1} (or -1 for no item).")
+        top = _clean_lists(items[ev.users], ev.mask[ev.users] if exclude_seen else None, max(ev.ks))
+        _, hits, n_rel = M._hits(top, ev.relevant[ev.users], max(ev.ks))
+        per_user[name] = {}
+        for m in metrics:
+            for kk in ev.ks:
+                values = M.FROM_HITS[m](hits[:, :kk], n_rel, kk)
+                per_user[name][(m, kk)] = values
+                lo, hi = bootstrap_ci(values, ci=ci, n_boot=n_boot, seed=seed) if ci is not None else (np.nan, np.nan)
+                rows.append({"model": name, "part": part, "protocol": "lists", "metric": m, "k": kk,
+                             "value": float(np.nanmean(values)), "lo": float(lo), "hi": float(hi),
+                             "n_users": int(np.isfinite(values).sum())})
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if baseline is None:
+        return table
+    return _paired(table, per_user, baseline, ci=ci or 0.95, n_boot=n_boot, n_perm=n_perm, seed=seed)
+
+
+def _clean_lists(items: np.ndarray, seen: sp.csr_matrix | None, k: int) -> np.ndarray:
+    """Lists with seen items and repeats removed, shifted left and cut (or padded with -1) to k."""
+    keep = items >= 0
+    if seen is not None and items.size:
+        keep &= ~np.take_along_axis(seen.toarray().astype(bool), np.where(keep, items, 0), 1)
+    for r in range(len(items)):  # repeats: only the first place counts
+        _, first = np.unique(items[r], return_index=True)
+        repeat = np.ones(items.shape[1], bool)
+        repeat[first] = False
+        keep[r] &= ~repeat
+    order = np.argsort(~keep, axis=1, kind="stable")  # kept places first, in their order
+    out = np.where(np.take_along_axis(keep, order, 1), np.take_along_axis(items, order, 1), -1)[:, :k]
+    return np.pad(out, ((0, 0), (0, max(0, k - out.shape[1]))), constant_values=-1)
 
 
 def leaderboard(

@@ -39,6 +39,7 @@ def params(name: str, as_int=int) -> dict:
                          **torch_common),
         "Hybrid": dict(models=[models.Popularity(), models.EASE(reg=10.0)], min_history=i(5)),
         "FeatureUsers": dict(model=models.EASE(reg=i(10))),
+        "Rerank": dict(retriever=models.EASE(reg=i(10)), ranker=models.Popularity(), n_candidates=i(10), weight=0.5),
         "LMZeroShot": dict(half_life=i(2)),
         "SemanticIDRec": dict(encoder="random", levels=i(2), codes=i(4), n_factors=i(8), n_blocks=i(1), n_heads=i(2),
                               max_len=i(10), batch_size=i(16), beam=i(5), **torch_common),
@@ -63,7 +64,7 @@ def fitted(split):
 
 
 def test_every_model_class_is_covered():
-    assert len(CLASSES) == 21 and {"SASRec", "ALS", "Hybrid", "FeatureUsers", "LMZeroShot", "Random"} <= set(CLASSES)
+    assert len(CLASSES) == 22 and {"SASRec", "ALS", "Hybrid", "FeatureUsers", "LMZeroShot", "Random"} <= set(CLASSES)
 
 
 # ------------------------------------------------------------------------------ valid from another dataset
@@ -101,7 +102,7 @@ def test_numpy_int_parameters_mean_the_same_ints(name, split, tmp_path):
     np.testing.assert_array_equal(numpy.score(users), plain.score(users))  # np.int64(4) is the number 4
     items, _ = numpy.recommend(users, k=np.int64(3))
     assert items.shape == (N_USERS, 3)
-    if name not in ("Hybrid", "FeatureUsers"):  # wrappers are saved model by model
+    if name not in ("Hybrid", "FeatureUsers", "Rerank"):  # wrappers are saved model by model
         loaded = type(numpy).load(numpy.save(tmp_path / "m.npz"))
         np.testing.assert_array_equal(loaded.score(users), plain.score(users))
 
@@ -120,7 +121,7 @@ def test_no_users_give_empty_arrays(name, fitted):
 
 
 # ------------------------------------------------------------------------------ damaged model files
-SAVEABLE = [name for name in CLASSES if name not in ("Hybrid", "FeatureUsers")]
+SAVEABLE = [name for name in CLASSES if name not in ("Hybrid", "FeatureUsers", "Rerank")]
 
 
 def _rewrite(src, dst, change):

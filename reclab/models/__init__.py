@@ -28,6 +28,7 @@ _MODULES = {
     "BERT4Rec": "bert4rec",
     "LMZeroShot": "lm",
     "TextSASRec": "lm",
+    "Rerank": "rerank",
     "SemanticIDRec": "semantic",
     "semantic_ids": "semantic",  # the residual k-means tokenizer of item vectors
     "sample_negatives": "_sampling",  # the negative sampler BPR and the NCF models share
