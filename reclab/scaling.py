@@ -25,14 +25,23 @@ from .data import Interactions, Split
 
 # Published sizes, with their source. The course's own models are counted live by `n_parameters`.
 LADDER = pd.DataFrame([
+    ("TIGER generative retrieval (T5-style encoder-decoder)", 13e6, "generator", "Rajput et al., NeurIPS 2023"),
     ("all-MiniLM-L6-v2 (the course's text encoder)", 22.7e6, "encoder",
      "sentence-transformers model card, huggingface.co/sentence-transformers/all-MiniLM-L6-v2"),
     ("BERT-base", 110e6, "encoder", "Devlin et al., NAACL 2019"),
     ("P5 (T5-base backbone)", 223e6, "generator", "Geng et al., RecSys 2022"),
     ("TALLRec (LLaMA-7B + LoRA)", 7e9, "ranker", "Bao et al., RecSys 2023"),
     ("GPT-3", 175e9, "generator", "Brown et al., NeurIPS 2020"),
+    ("Llama 3.1 405B", 405e9, "generator", "Grattafiori et al., The Llama 3 Herd of Models, 2024"),
     ("HSTU generative recommender (mostly embedding tables)", 1.5e12, "generator", "Zhai et al., ICML 2024"),
 ], columns=["model", "parameters", "role", "source"])
+
+
+def ladder(course: dict[str, int]) -> pd.DataFrame:
+    """`LADDER` plus the course's own models (``{name: parameters}``, role "trained here"), smallest first."""
+    ours = pd.DataFrame({"model": list(course), "parameters": [float(v) for v in course.values()],
+                         "role": "trained here", "source": "counted in notebook 09"})
+    return pd.concat([ours, LADDER], ignore_index=True).sort_values("parameters", kind="stable", ignore_index=True)
 
 
 def n_parameters(model) -> dict[str, int]:
@@ -154,3 +163,36 @@ def flattens_at(table: pd.DataFrame, x: str = "parameters") -> float:
     best = table.loc[table["ndcg"].idxmax()]
     inside = table[table["ndcg"] >= best["ndcg_lo"]]
     return float(inside[x].min())
+
+
+def plot_ladder(table: pd.DataFrame, ax=None):
+    """Horizontal bars of ``table["parameters"]`` on a log axis, one per ``table["model"]``; returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(8, 0.4 * len(table) + 1))[1]
+    colours = {"trained here": "tab:blue", "encoder": "tab:green", "ranker": "tab:orange", "generator": "tab:red"}
+    ax.barh(table["model"], table["parameters"], color=[colours.get(r, "grey") for r in table["role"]])
+    ax.set_xscale("log")
+    ax.invert_yaxis()
+    ax.set_xlabel("parameters (log scale)")
+    for role, colour in colours.items():
+        if role in set(table["role"]):
+            ax.barh([], [], color=colour, label=role)
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+def plot_scaling(table: pd.DataFrame, x: str = "parameters", by: str = "depth", ax=None):
+    """Test NDCG@10 (with its 95% interval) against ``x`` on log-log axes, one line per value of ``by``."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    for value, group in table.sort_values(x).groupby(by):
+        ax.errorbar(group[x], group["ndcg"], yerr=[group["ndcg"] - group["ndcg_lo"], group["ndcg_hi"] - group["ndcg"]],
+                    marker="o", capsize=3, label=f"{by} {value}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"{x} (log scale)")
+    ax.set_ylabel("test NDCG@10 (log scale)")
+    ax.legend(fontsize=8)
+    return ax
