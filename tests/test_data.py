@@ -195,3 +195,28 @@ def test_from_frames_rejects_nan_ratings_and_unknown_items():
         Interactions.from_frames(ratings, pd.DataFrame({"item_id": [1]}))
     with pytest.raises(ValueError, match=r"missing column\(s\) \['timestamp'\]"):
         Interactions.from_frames(ratings.drop(columns="timestamp"))
+
+
+def test_timing_facts_match_a_loop():
+    from reclab.data.statistics import timing_facts
+
+    ratings = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 3, 4, 4], "item_id": [1, 2, 3, 1, 2, 1, 5, 6],
+                            "rating": 3.0, "timestamp": [0, 100, 100, 5, 90_000, 7, 10, 40]})
+    facts = timing_facts(Interactions.from_frames(ratings))
+    # user 1: last two at 100 and 100 (gap 0), span 100 s; user 2: gap 89,995 s, span > a day;
+    # user 3: one rating, left out; user 4: gap 30 s, span 30 s
+    assert facts == {"users": 3, "same_second": 1 / 3, "median_gap_s": 30.0, "within_day": 2 / 3}
+
+
+def test_timing_facts_of_ml100k_by_brute_force(ml100k):
+    from reclab.data.statistics import timing_facts
+
+    gaps, within = [], []
+    for _, rows in ml100k.ratings.groupby("user"):
+        ts = np.sort(rows["timestamp"].to_numpy())
+        gaps.append(ts[-1] - ts[-2])
+        within.append(ts[-1] - ts[0] < 86_400)
+    facts = timing_facts(ml100k)
+    assert facts["users"] == 943 and facts["median_gap_s"] == np.median(gaps)
+    assert facts["same_second"] == pytest.approx(np.mean(np.array(gaps) == 0))
+    assert facts["within_day"] == pytest.approx(np.mean(within))

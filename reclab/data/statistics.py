@@ -1,7 +1,7 @@
 """Key numbers of a ratings dataset: the MovieLens tour of notebook 00, as plain functions.
 
 `rating_counts`, `item_popularity`, `top_share`, `ratings_over_time`, `sorted_density_grid`,
-`key_numbers` and `describe` are functions of an `Interactions`, tested against brute-force
+`timing_facts`, `key_numbers` and `describe` are functions of an `Interactions`, tested against brute-force
 computations and printed as text in the notebooks. They import no plotting library, so exercise
 checkers and services can use them; `reclab.plots` draws figures from them.
 
@@ -144,6 +144,32 @@ def sorted_density_grid(data: Interactions, shape: tuple[int, int] = (100, 200))
     n_r, n_c = len(rows) - 1, len(cols) - 1
     hits = np.bincount(r * n_c + c, minlength=n_r * n_c).reshape(n_r, n_c)
     return hits / np.outer(np.diff(rows), np.diff(cols))
+
+
+def timing_facts(data: Interactions) -> dict[str, float]:
+    """How each user's last two ratings lie in time: what leave-last-out's validation and test items are.
+
+    Over the users with at least two ratings, in the canonical chronology (`Interactions.time_order`,
+    equal timestamps in file order, as `leave_last_out` uses):
+
+    - ``users``: how many there are;
+    - ``same_second``: the share whose last two ratings carry the same timestamp (so which of the two
+      is "next" is decided by file order, not by time);
+    - ``median_gap_s``: the median seconds from the second-to-last rating to the last;
+    - ``within_day``: the share whose every rating lies within 24 hours of their first.
+    """
+    r = data.ratings.iloc[data.time_order()]
+    by_user = r.groupby("user", sort=True)["timestamp"]
+    size, first, last = by_user.size(), by_user.min(), by_user.max()
+    keep = size[size >= 2].index
+    tail = r[r["user"].isin(keep)].groupby("user", sort=True).tail(2).groupby("user", sort=True)["timestamp"]
+    gap = (tail.last() - tail.first()).to_numpy()
+    return {
+        "users": int(len(keep)),
+        "same_second": float((gap == 0).mean()) if len(keep) else float("nan"),
+        "median_gap_s": float(np.median(gap)) if len(keep) else float("nan"),
+        "within_day": float(((last - first)[keep] < 86_400).mean()) if len(keep) else float("nan"),
+    }
 
 
 def key_numbers(data: Interactions, frac: float = 0.2) -> dict[str, object]:

@@ -3,8 +3,9 @@
 Hidasi, B., Karatzoglou, A., Baltrunas, L. & Tikk, D. (2016). "Session-based Recommendations with
 Recurrent Neural Networks". ICLR 2016. https://arxiv.org/abs/1511.06939
 
-Tied ("constrained") input/output embeddings follow Hidasi & Karatzoglou (2018), "Recurrent Neural
-Networks with Top-k Gains for Session-based Recommendations", CIKM 2018.
+Tied input/output embeddings are weight tying from language modelling (Press & Wolf, "Using the
+Output Embedding to Improve Language Models", EACL 2017; Inan, Khosravi & Socher, ICLR 2017); the
+official GRU4Rec code offers them as ``constrained_embedding``.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ class GRU4Rec(SequenceRecommender):
       losses rank the target against the other items in the mini-batch); ``n_negatives`` gives a
       sampled softmax over uniform negatives instead;
     - an item embedding replaces the one-hot input, and the output layer is tied to it
-      (Hidasi & Karatzoglou, 2018's constrained embeddings): fewer parameters on small data;
+      (weight tying, Press & Wolf 2017): fewer parameters on small data;
     - Adam instead of Adagrad; early stopping on validation NDCG@10; histories longer than
       ``max_len`` are truncated to their most recent items.
 

@@ -2,7 +2,8 @@
 
 Every item is read as ``"Title (year) — Genre, Genre"`` (`reclab.models.content.item_text`) and
 encoded by all-MiniLM-L6-v2, a Sentence-BERT model (Reimers & Gurevych, "Sentence-BERT: Sentence
-Embeddings using Siamese BERT-Networks", EMNLP 2019), packaged offline and cached on disk
+Embeddings using Siamese BERT-Networks", EMNLP 2019; its model card on Hugging Face: MiniLM-L6
+fine-tuned with a contrastive objective on over a billion sentence pairs), packaged offline and cached on disk
 (`reclab.models.content.embed_texts`). An item nobody has interacted with yet still has a text,
 so both models here can rank cold items, which ID-based models cannot.
 
