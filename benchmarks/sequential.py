@@ -1,4 +1,4 @@
-"""Sequence models (GRU4Rec, SASRec, BERT4Rec) on ml-100k, leave-last-out, full ranking.
+"""Sequence models (GRU4Rec, Caser, SASRec, BERT4Rec) on ml-100k, leave-last-out, full ranking.
 
     python benchmarks/sequential.py                      # every model, default settings
     python benchmarks/sequential.py --models SASRec      # just one (names as in the table)
@@ -28,13 +28,15 @@ import torch
 
 from reclab import compare, evaluate
 from reclab.data import leave_last_out, load_movielens
-from reclab.models import BERT4Rec, EASE, GRU4Rec, MarkovChain, Popularity, SASRec
+from reclab.models import BERT4Rec, Caser, EASE, GRU4Rec, MarkovChain, Popularity, SASRec
 
 MODELS = {
     "Popularity": lambda: Popularity(),
     "EASE": lambda: EASE(),
     "MarkovChain": lambda: MarkovChain(),
     "GRU4Rec": lambda: GRU4Rec(),
+    "Caser": lambda: Caser(),  # the paper's d = 50, L = 5, 16 horizontal and 4 vertical filters
+    "Caser (T=3)": lambda: Caser(n_targets=3),  # the paper's three next items per window
     "SASRec": lambda: SASRec(),
     "SASRec (bce)": lambda: SASRec(loss="bce"),
     "BERT4Rec": lambda: BERT4Rec(),

@@ -37,6 +37,7 @@ def params(name: str, as_int=int) -> dict:
         "SASRec": dict(n_factors=i(8), n_blocks=i(1), n_heads=i(2), max_len=i(10), batch_size=i(16), **torch_common),
         "BERT4Rec": dict(n_factors=i(8), n_blocks=i(1), n_heads=i(2), max_len=i(10), n_masks=i(2), batch_size=i(16),
                          **torch_common),
+        "Caser": dict(n_factors=i(8), max_len=i(3), n_h=i(2), n_v=i(2), n_targets=i(2), batch_size=i(16), **torch_common),
         "Hybrid": dict(models=[models.Popularity(), models.EASE(reg=10.0)], min_history=i(5)),
         "FeatureUsers": dict(model=models.EASE(reg=i(10))),
         "Rerank": dict(retriever=models.EASE(reg=i(10)), ranker=models.Popularity(), n_candidates=i(10), weight=0.5),
@@ -64,7 +65,7 @@ def fitted(split):
 
 
 def test_every_model_class_is_covered():
-    assert len(CLASSES) == 22 and {"SASRec", "ALS", "Hybrid", "FeatureUsers", "LMZeroShot", "Random"} <= set(CLASSES)
+    assert len(CLASSES) == 23 and {"SASRec", "ALS", "Hybrid", "FeatureUsers", "LMZeroShot", "Random"} <= set(CLASSES)
 
 
 # ------------------------------------------------------------------------------ valid from another dataset

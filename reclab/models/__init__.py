@@ -26,6 +26,7 @@ _MODULES = {
     "GRU4Rec": "gru4rec",
     "SASRec": "sasrec",
     "BERT4Rec": "bert4rec",
+    "Caser": "caser",
     "LMZeroShot": "lm",
     "TextSASRec": "lm",
     "Rerank": "rerank",

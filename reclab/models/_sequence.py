@@ -1,8 +1,8 @@
-"""What GRU4Rec, SASRec and BERT4Rec share: user histories as padded id tensors, the item and
+"""What GRU4Rec, Caser, SASRec and BERT4Rec share: user histories as padded id tensors, the item and
 position embeddings, the next-item loss, and a `SequenceRecommender` base (a `TorchRecommender`)
 that fits a net with `reclab.train.fit_net` and scores each user from the history it is given.
 
-Conventions (one place, so the three models agree):
+Conventions (one place, so the sequence models agree):
 
 - items are shifted by +1 inside the nets, so id 0 is padding (BERT4Rec adds a mask token,
   ``n_items + 1``); public ids stay 0-based;

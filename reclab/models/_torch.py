@@ -1,6 +1,6 @@
 """The one wrapper of every torch recommender: the net, its device, chunked scoring, restore, fold-in.
 
-FunkSVD, BPR, GMF, MLP, NeuMF, GRU4Rec, SASRec and BERT4Rec keep a plain ``nn.Module`` in ``net_``
+FunkSVD, BPR, GMF, MLP, NeuMF, GRU4Rec, Caser, SASRec and BERT4Rec keep a plain ``nn.Module`` in ``net_``
 (tensors in, tensors out: no numpy, no device logic) and train it with `reclab.train.fit_net`.
 What they share lives here, once:
 
