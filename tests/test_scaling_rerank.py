@@ -151,7 +151,7 @@ def test_rerank_keeps_models_fitted_on_the_same_train(split):
     with pytest.raises(ValueError, match="n_candidates=50 is more than the 40 items"):
         Rerank(retriever=EASE(), ranker=Popularity(), n_candidates=50).fit(split.train)
     with pytest.raises(TypeError, match="ranker must be a reclab recommender"):
-        Rerank(retriever=EASE(), ranker="minilm").fit(split.train)
+        Rerank(retriever=EASE(), ranker="minilm", n_candidates=5).fit(split.train)
 
 
 def test_torch_count_is_independent_of_the_model_class():

@@ -56,15 +56,15 @@ class Rerank(Recommender):
         self.retriever, self.ranker, self.n_candidates, self.weight = retriever, ranker, n_candidates, weight
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        if self.n_candidates > train.n_items:
+            raise ValueError(f"n_candidates={self.n_candidates!r} is more than the {train.n_items} items; "
+                             f"use n_candidates <= {train.n_items}.")
         for name in ("retriever", "ranker"):
             model = getattr(self, name)
             if not isinstance(model, Recommender):
                 raise TypeError(f"{name} must be a reclab recommender, e.g. SASRec(), got {type(model).__name__}.")
             if getattr(model, "train_", None) is not train:
                 model.fit(train, valid=valid)
-        if self.n_candidates > train.n_items:
-            raise ValueError(f"n_candidates={self.n_candidates!r} is more than the {train.n_items} items; "
-                             f"use n_candidates <= {train.n_items}.")
 
     def candidates(self, users, *, history: Interactions | None = None) -> np.ndarray:
         """The retriever's ``n_candidates`` best unseen items per user (len(users), n_candidates)."""
