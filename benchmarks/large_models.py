@@ -131,6 +131,7 @@ def main() -> None:
         for fitted, rows, sp in ((fitted_warm, warm, split), (fitted_cold, colds, cold)):
             model = Rerank(retriever=fitted["SASRec"], ranker=fitted["LMZeroShot"], weight=best).fit(sp.train)
             rows[name] = row_of(evaluate(model, sp, 10, metrics=("HR", "NDCG")), np.nan)
+            fitted[name] = model  # paired with SASRec and LMZeroShot in part 4
     if "SemanticIDRec" in fitted_warm:
         name = f"SemanticIDRec, generated (beam {SEMANTIC['beam']})"
         for fitted, rows, sp in ((fitted_warm, warm, split), (fitted_cold, colds, cold)):
