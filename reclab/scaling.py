@@ -168,6 +168,7 @@ def flattens_at(table: pd.DataFrame, x: str = "parameters") -> float:
 def plot_ladder(table: pd.DataFrame, ax=None):
     """Horizontal bars of ``table["parameters"]`` on a log axis, one per ``table["model"]``; returns the Axes."""
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     ax = ax or plt.subplots(figsize=(8, 0.4 * len(table) + 1))[1]
     colours = {"trained here": "tab:blue", "encoder": "tab:green", "ranker": "tab:orange", "generator": "tab:red"}
@@ -175,23 +176,32 @@ def plot_ladder(table: pd.DataFrame, ax=None):
     ax.set_xscale("log")
     ax.invert_yaxis()
     ax.set_xlabel("parameters (log scale)")
-    for role, colour in colours.items():
-        if role in set(table["role"]):
-            ax.barh([], [], color=colour, label=role)
-    ax.legend(loc="lower right", fontsize=8)
+    roles = [r for r in colours if r in set(table["role"])]
+    ax.legend(handles=[Patch(color=colours[r], label=r) for r in roles], loc="upper right", fontsize=8)
     return ax
 
 
-def plot_scaling(table: pd.DataFrame, x: str = "parameters", by: str = "depth", ax=None):
-    """Test NDCG@10 (with its 95% interval) against ``x`` on log-log axes, one line per value of ``by``."""
+def plot_scaling(table: pd.DataFrame, x: str = "parameters", by: str = "depth", fit: bool = False, ax=None):
+    """Test NDCG@10 (with its 95% interval) against ``x`` on log-log axes, one line per value of ``by``.
+
+    ``fit=True`` adds the power law `fit_power_law` finds over all the points (dashed).
+    """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     ax = ax or plt.subplots(figsize=(6, 4))[1]
     for value, group in table.sort_values(x).groupby(by):
         ax.errorbar(group[x], group["ndcg"], yerr=[group["ndcg"] - group["ndcg_lo"], group["ndcg_hi"] - group["ndcg"]],
                     marker="o", capsize=3, label=f"{by} {value}")
+    if fit:
+        a, b = fit_power_law(table[x], table["ndcg"])
+        grid = np.geomspace(table[x].min(), table[x].max(), 50)
+        ax.plot(grid, a * grid ** b, "k--", linewidth=1, label=f"fit: NDCG ∝ {x}^{b:.2f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(f"{x} (log scale)")
     ax.set_ylabel("test NDCG@10 (log scale)")
     ax.legend(fontsize=8)

@@ -161,3 +161,31 @@ def test_torch_count_is_independent_of_the_model_class():
         net_ = net
 
     assert n_parameters(Fake()) == {"total": 40 + 15, "embedding": 40, "non-embedding": 15}
+
+
+# ------------------------------------------------------------------------------ plots
+def test_plot_ladder_draws_one_bar_per_model_and_a_legend_per_role():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from reclab.scaling import ladder, plot_ladder
+
+    table = ladder({"SASRec": 171_072})
+    ax = plot_ladder(table)
+    assert len(ax.patches) == len(table) and ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["trained here", "encoder", "ranker", "generator"]
+
+
+def test_plot_scaling_draws_the_fitted_law():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from reclab.scaling import plot_scaling
+
+    x = np.array([1e3, 1e4, 1e5, 1e6])
+    table = pd.DataFrame({"parameters": x, "ndcg": 0.01 * x ** 0.1, "depth": [1, 1, 2, 2]}).assign(
+        ndcg_lo=lambda t: t["ndcg"] * 0.9, ndcg_hi=lambda t: t["ndcg"] * 1.1)
+    ax = plot_scaling(table, fit=True)
+    fitted = [line for line in ax.get_lines() if line.get_linestyle() == "--"][0]
+    np.testing.assert_allclose(fitted.get_ydata(), 0.01 * fitted.get_xdata() ** 0.1, rtol=1e-9)
+    assert "x^0.10" in " ".join(t.get_text() for t in ax.get_legend().get_texts()).replace("parameters", "x")
