@@ -3,6 +3,7 @@ against numpy brute force, profiles from the history given, explanations, MiniLM
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import replace
 
@@ -13,7 +14,7 @@ import pytest
 from reclab import evaluate
 from reclab.data import Interactions, leave_last_out, make_synthetic
 from reclab.models import ContentBased, Popularity
-from reclab.models.content import embed_texts, item_text, load_minilm
+from reclab.models.content import embed_texts, item_text, item_tokens, load_minilm
 
 # A toy catalogue small enough to do TF-IDF by hand. "title:star" is shared by items 0 and 1
 # only (df 2); "genre:Sci-Fi" by 0, 1, 3 (df 3), so star is the rarer, heavier shared feature.
@@ -222,7 +223,85 @@ def test_default_scores_match_brute_force_on_random_ratings(seed):
 
 
 def test_defaults_are_the_chosen_settings():
-    assert ContentBased().get_params() == {**CHOSEN, "encoder": "tfidf", "cache_dir": None, "device": "cpu"}
+    assert ContentBased().get_params() == {**CHOSEN, "encoder": "tfidf", "fields": ("title", "year", "genres"),
+                                           "cache_dir": None, "device": "cpu"}
+
+
+# ------------------------------------------------------------------------------ fields (the ablation)
+TEXTS = {  # written out by hand, independently of item_text
+    ("title", "year", "genres"): ["Star Wars (1977) — Action, Sci-Fi", "Star Trek (1979) — Sci-Fi",
+                                  "Love Story (1970) — Drama, Romance", "Space Heat (1995) — Action, Sci-Fi"],
+    ("title",): ["Star Wars", "Star Trek", "Love Story", "Space Heat"],
+    ("genres",): ["Action, Sci-Fi", "Sci-Fi", "Drama, Romance", "Action, Sci-Fi"],
+    ("title", "genres"): ["Star Wars — Action, Sci-Fi", "Star Trek — Sci-Fi", "Love Story — Drama, Romance",
+                          "Space Heat — Action, Sci-Fi"],
+}
+
+
+@pytest.mark.parametrize("fields", list(TEXTS))
+def test_item_text_and_tokens_keep_only_the_fields_asked_for(fields):
+    rows = ITEMS.to_dict("records")
+    assert [item_text(row, fields) for row in rows] == TEXTS[fields]
+    keep = {"title": "title:", "genres": "genre:", "year": "decade:"}
+    expected = [[t for t in ts if any(t.startswith(keep[f]) for f in fields)] for ts in TOKENS]
+    assert [item_tokens(row, fields) for row in rows] == expected
+    assert [item_text(row, list(reversed(fields))) for row in rows] == TEXTS[fields]  # order of the text is fixed
+    assert item_text({"title": "Heat", "genres": ["Crime"]}, ("year", "genres")) == "Crime"  # no year: no dash
+
+
+class Recording:
+    """A stand-in sentence encoder: records the texts it is given, returns fixed unit vectors."""
+
+    def __init__(self):
+        self.texts = []
+
+    def encode(self, texts, **kwargs):
+        self.texts.append(list(texts))
+        rng = np.random.default_rng(len(self.texts))
+        v = rng.normal(size=(len(texts), 8)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("fields", list(TEXTS))
+def test_minilm_encodes_the_strings_of_the_fields_asked_for(fields, tmp_path, monkeypatch):
+    import reclab.models.content as content
+
+    encoder = Recording()
+    monkeypatch.setattr(content, "load_minilm", lambda device="cpu": encoder)
+    ContentBased(encoder="minilm", fields=fields, cache_dir=str(tmp_path), **PLAIN).fit(toy(RATINGS))
+    assert encoder.texts == [TEXTS[fields]]
+
+
+def test_tfidf_of_titles_only_matches_hand_computation():
+    model = ContentBased(fields=("title",), **PLAIN).fit(toy(RATINGS))
+    titles = [[t for t in ts if t.startswith("title:")] for ts in TOKENS]
+    vocab = sorted({t for ts in titles for t in ts})
+    counts = np.array([[ts.count(t) for t in vocab] for ts in titles], float)
+    X = counts * (np.log((1 + 4) / (1 + (counts > 0).sum(0))) + 1)
+    assert list(model.features_) == vocab
+    np.testing.assert_allclose(model.item_features_.toarray(), X / np.linalg.norm(X, axis=1, keepdims=True), rtol=1e-6)
+    assert ContentBased(**PLAIN).fit(toy(RATINGS)).item_features_.shape[1] > len(vocab)  # the default reads more
+
+
+def test_fields_survive_save_and_load(tmp_path):
+    model = ContentBased(fields=("title", "genres")).fit(toy(RATINGS))
+    again = ContentBased.load(model.save(tmp_path / "fields.npz"))
+    assert list(again.fields) == ["title", "genres"]
+    np.testing.assert_array_equal(again.score([0, 1]), model.score([0, 1]))
+
+
+@pytest.mark.parametrize("fields", [(), ("plot",), "title", ("title", "title"), ("title", 3)])
+def test_bad_fields_name_the_argument_and_the_choices(fields):
+    rule = "a non-empty list or tuple of distinct names among 'title', 'year', 'genres'"
+    with pytest.raises(ValueError, match=re.escape(f"fields={fields!r} is not valid: it must be {rule}.")):
+        ContentBased(fields=fields).fit(toy(RATINGS))
+    with pytest.raises(ValueError, match="fields="):
+        item_text(ITEMS.iloc[0], fields)
+
+
+def test_fields_missing_from_the_items_are_named():
+    with pytest.raises(ValueError, match="none of the columns title .*pass fields="):
+        ContentBased(fields=("title",)).fit(replace(toy(RATINGS), items=ITEMS[["item_id", "genres"]]))
 
 
 def test_chosen_settings_by_hand_and_prior_explained():

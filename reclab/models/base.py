@@ -108,7 +108,7 @@ def _saved(name: str, arrays: dict, scalars: dict) -> bool:
 class Rule:
     """What one ``__init__`` argument may be; `Recommender.fit` checks every rule in ``_params``.
 
-    Build rules with `Int`, `Real`, `Choice` and `Bool` (after scikit-learn's
+    Build rules with `Int`, `Real`, `Choice`, `Subset` and `Bool` (after scikit-learn's
     ``_parameter_constraints``): a class declares its rules once, in one table, instead of
     hand-writing a validator. numpy scalars count as the Python numbers they are.
     """
@@ -124,6 +124,8 @@ class Rule:
     def describe(self) -> str:
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "subset":
+            return "a non-empty list or tuple of distinct names among " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "bool":
             return "True or False"
         what = "an int" if self.kind == "int" else "a finite number"
@@ -140,6 +142,9 @@ class Rule:
             return
         if self.kind == "choice":
             ok = any(value == c and type(value) is type(c) for c in self.choices)
+        elif self.kind == "subset":  # a list too: a saved tuple comes back from JSON as one
+            ok = (isinstance(value, (list, tuple)) and len(value) > 0 and len(set(value)) == len(value)
+                  and all(isinstance(v, str) and v in self.choices for v in value))
         elif self.kind == "bool":
             ok = isinstance(value, (bool, np.bool_))
         else:
@@ -167,6 +172,11 @@ def Real(low: float | None = None, high: float | None = None, *, low_open: bool 
 def Choice(*choices) -> Rule:
     """One of the given values (compared with ==, of the same type)."""
     return Rule("choice", choices=tuple(choices))
+
+
+def Subset(*choices) -> Rule:
+    """A non-empty list or tuple of distinct values among ``choices`` (e.g. the metadata fields to read)."""
+    return Rule("subset", choices=tuple(choices))
 
 
 def Bool() -> Rule:

