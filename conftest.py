@@ -13,13 +13,13 @@ from pathlib import Path
 SECONDS = {  # nbval wall time of each notebook alone (this session, on a shared box: relative weights)
     "08-transformers.ipynb": 490,
     "09-large-models.ipynb": 260,
-    "07-rnn.ipynb": 190,
+    "07-rnn.ipynb": 320,
     "06-neural-cf.ipynb": 130,
     "03-neighbourhood.ipynb": 36,
     "05-hybrid.ipynb": 32,
     "04-matrix-factorisation.ipynb": 20,
-    "01-evaluation.ipynb": 10,
-    "02-content-based.ipynb": 10,
+    "01-evaluation.ipynb": 30,
+    "02-content-based.ipynb": 20,
     "00-welcome.ipynb": 10,
 }
 
