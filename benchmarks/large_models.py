@@ -26,14 +26,13 @@ only when the embedding cache is empty (the first run). Numbers, not assertions.
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
+from _cli import model_arguments  # benchmarks/_cli.py (scripts run from this folder)
 from reclab import compare, evaluate, evaluate_lists
 from reclab.data import leave_last_out, load_movielens
 from reclab.models import Popularity, Rerank, SASRec, SemanticIDRec
@@ -97,14 +96,7 @@ def paired(models: dict, split, baseline: str) -> pd.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", default=list(MODELS), help=f"any of {list(MODELS)}")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    args = parser.parse_args()
-    unknown = [m for m in args.models if m not in MODELS]
-    if unknown:
-        parser.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
-    torch.set_num_threads(args.threads)
+    args = model_arguments(__doc__.splitlines()[0], MODELS)
     split = leave_last_out(load_movielens("100k"))
     cold = cold_item_split(split, frac=0.2, seed=0)
 

@@ -20,12 +20,11 @@ wait for each other make training several times slower.
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import pandas as pd
-import torch
 
+from _cli import model_arguments  # benchmarks/_cli.py (scripts run from this folder)
 from reclab import compare, evaluate
 from reclab.data import leave_last_out, load_movielens
 from reclab.models import BERT4Rec, Caser, EASE, GRU4Rec, MarkovChain, Popularity, SASRec
@@ -67,14 +66,7 @@ def run(model, split) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", default=list(MODELS), help=f"any of {list(MODELS)}")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    args = parser.parse_args()
-    unknown = [m for m in args.models if m not in MODELS]
-    if unknown:
-        parser.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
-    torch.set_num_threads(args.threads)
+    args = model_arguments(__doc__.splitlines()[0], MODELS)
     split = leave_last_out(load_movielens("100k"))
     rows, fitted = {}, {}
     for name in args.models:

@@ -192,13 +192,19 @@ class Evaluator:
                 auc.append(M.auc(scores, rel, exclude=masked))
             items, _ = M.top_k(scores, kmax, exclude=masked)
             lists.append(items)
-            _, hits, n_rel = M._hits(items, rel, kmax)
-            for (m, kk), out in values.items():
-                out.append(M.FROM_HITS[m](hits[:, :kk], n_rel, kk))
+            for key, v in self.from_lists(items, batch).items():
+                values[key].append(v)
         per_user = {key: np.concatenate(v) for key, v in values.items()}
         if auc:
             per_user[("AUC", None)] = np.concatenate(auc)
         return per_user, np.concatenate(lists)
+
+    def from_lists(self, items: np.ndarray, users: np.ndarray) -> dict:
+        """Per-user ranking metrics ``{(metric, k): (len(users),) array}`` of top lists ``items``
+        (len(users), >= max k; -1 for no item) of ``users`` (user indices)."""
+        _, hits, n_rel = M._hits(items, self.relevant[users], max(self.ks))
+        return {(m, kk): M.FROM_HITS[m](hits[:, :kk], n_rel, kk)
+                for m in self.metrics if m in RANKING for kk in self.ks}
 
     def __call__(self, model, metric: str | None = None, k: int | None = None) -> float:
         """The mean of one metric over the evaluated users (default: the first metric, the first k)."""
@@ -237,14 +243,12 @@ def _evaluate(model, split, k, *, part, metrics, sampled, sampler, exclude_seen,
     label = name or type(model).__name__
     rows, out = [], {}
 
-    def add(metric, kk, value, n, lo=np.nan, hi=np.nan):
-        rows.append({"model": label, "part": part, "protocol": protocol, "metric": metric, "k": kk,
-                     "value": float(value), "lo": float(lo), "hi": float(hi), "n_users": int(n)})
+    def add(metric, kk, value, n):
+        rows.append(_row(label, part, protocol, metric, kk, value, n))
 
     def add_mean(metric, kk, values):
         out[(metric, kk)] = values
-        lo, hi = bootstrap_ci(values, ci=ci, n_boot=n_boot, seed=seed) if ci is not None else (np.nan, np.nan)
-        add(metric, kk, np.nanmean(values), np.isfinite(values).sum(), lo, hi)
+        rows.append(_mean_row(label, part, protocol, metric, kk, values, ci=ci, n_boot=n_boot, seed=seed))
 
     for (m, kk), values in per_user.items():
         if m != "AUC":
@@ -263,6 +267,17 @@ def _evaluate(model, split, k, *, part, metrics, sampled, sampler, exclude_seen,
         if "Diversity" in metrics:
             add_mean("Diversity", kk, M.diversity(topk, genre_matrix(split.train), kk))
     return rows, out
+
+
+def _row(label, part, protocol, metric, k, value, n, lo=np.nan, hi=np.nan) -> dict:
+    return {"model": label, "part": part, "protocol": protocol, "metric": metric, "k": k,
+            "value": float(value), "lo": float(lo), "hi": float(hi), "n_users": int(n)}
+
+
+def _mean_row(label, part, protocol, metric, k, values, *, ci, n_boot, seed) -> dict:
+    """The row of a mean over users, with its bootstrap interval (NaN bounds when ``ci`` is None)."""
+    lo, hi = bootstrap_ci(values, ci=ci, n_boot=n_boot, seed=seed) if ci is not None else (np.nan, np.nan)
+    return _row(label, part, protocol, metric, k, np.nanmean(values), np.isfinite(values).sum(), lo, hi)
 
 
 def _candidates(rel: sp.csr_matrix, masked: np.ndarray, n: int, sampler: str, popularity: np.ndarray, rng):
@@ -423,16 +438,9 @@ def evaluate_lists(
             raise ValueError(f"lists[{name!r}] holds item {int(items.min() if items.min() < -1 else items.max())}, "
                              f"outside 0..{ev.n_items - 1} (or -1 for no item).")
         top = _clean_lists(items[ev.users], ev.mask[ev.users] if exclude_seen else None, max(ev.ks))
-        _, hits, n_rel = M._hits(top, ev.relevant[ev.users], max(ev.ks))
-        per_user[name] = {}
-        for m in metrics:
-            for kk in ev.ks:
-                values = M.FROM_HITS[m](hits[:, :kk], n_rel, kk)
-                per_user[name][(m, kk)] = values
-                lo, hi = bootstrap_ci(values, ci=ci, n_boot=n_boot, seed=seed) if ci is not None else (np.nan, np.nan)
-                rows.append({"model": name, "part": part, "protocol": "lists", "metric": m, "k": kk,
-                             "value": float(np.nanmean(values)), "lo": float(lo), "hi": float(hi),
-                             "n_users": int(np.isfinite(values).sum())})
+        per_user[name] = ev.from_lists(top, ev.users)
+        rows += [_mean_row(name, part, "lists", m, kk, values, ci=ci, n_boot=n_boot, seed=seed)
+                 for (m, kk), values in per_user[name].items()]
     table = pd.DataFrame(rows, columns=COLUMNS)
     if baseline is None:
         return table

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import Interactions
+from ..metrics import top_k
 from .base import Int, Real, Recommender
 
 
@@ -72,8 +73,9 @@ class Rerank(Recommender):
         return np.atleast_2d(items)
 
     def _score(self, users: np.ndarray, history: Interactions) -> np.ndarray:
-        base = np.asarray(self.retriever.score(users, history=history), np.float64)
-        items = self.candidates(users, history=history)
+        scores = self.retriever.score(users, history=history)  # scored once: candidates and blend
+        items, _ = top_k(scores, int(self.n_candidates), exclude=history.binary()[users])
+        base = np.asarray(scores, np.float64)
         valid = items >= 0  # -1 pads a user with fewer than n_candidates unseen items
         rows = np.broadcast_to(np.arange(len(users))[:, None], items.shape)
         rows, cols = rows[valid], items[valid]
