@@ -17,11 +17,19 @@ better measure of the work done, as wall time then depends on the neighbours; "c
 share up to the best epoch (epochs taken as equally long): the cost of the weights kept, without
 the ``patience`` epochs that confirm them. One thread by default: on a busy machine, threads that
 wait for each other make training several times slower.
+
+Run with every model (the default), the script also writes two files that notebook 08 reads:
+``benchmarks/results/sequential.csv`` (the table) and ``benchmarks/results/sequential_lists.csv``,
+each model's top 10 for every user on the test part (seen items masked, best first). From the
+lists, `reclab.evaluate_lists` gives the same HR, NDCG and MRR and the paired tests without a
+refit, so 08 can rank GRU4Rec and Caser (trained in 07) with the models it trains itself.
 """
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from _cli import model_arguments  # benchmarks/_cli.py (scripts run from this folder)
@@ -40,12 +48,24 @@ MODELS = {
     "SASRec (bce)": lambda: SASRec(loss="bce"),
     "BERT4Rec": lambda: BERT4Rec(),
 }
+RESULTS = Path(__file__).parent / "results"
 
 
 def paired(models: dict, split, baseline: str) -> pd.DataFrame:
     """Test NDCG@10 of every model against ``baseline``, paired over users (reclab.compare)."""
     table = compare(models, split, 10, metrics=("NDCG",), baseline=baseline)
     return table.set_index("model")[["value", "lo", "hi", "diff", "diff_lo", "diff_hi", "p_value"]]
+
+
+def top_lists(fitted: dict, split, k: int = 10) -> pd.DataFrame:
+    """Each model's top ``k`` on the test part, one row per (model, user): columns model, user, 1..k."""
+    users = np.arange(split.train.n_users)
+    frames = []
+    for name, model in fitted.items():
+        items, _ = model.recommend(users, k=k, history=split.history("test"))
+        frame = pd.DataFrame(items, columns=[str(r) for r in range(1, k + 1)])
+        frames.append(frame.assign(model=name, user=users)[["model", "user", *frame.columns]])
+    return pd.concat(frames, ignore_index=True)
 
 
 def run(model, split) -> dict:
@@ -84,6 +104,10 @@ def main() -> None:
         if baseline in fitted and len(fitted) > 1:
             print(f"\ntest NDCG@10 against {baseline}, paired over users (diff = model - {baseline})")
             print(paired(fitted, split, baseline).to_string(float_format=lambda x: f"{x:.4f}"))
+    if list(fitted) == list(MODELS):  # a partial run leaves the committed files alone
+        table.rename_axis("model").to_csv(RESULTS / "sequential.csv", float_format="%.6g")
+        top_lists(fitted, split).to_csv(RESULTS / "sequential_lists.csv", index=False)
+        print(f"\nwrote {RESULTS / 'sequential.csv'} and {RESULTS / 'sequential_lists.csv'}")
 
 
 if __name__ == "__main__":
