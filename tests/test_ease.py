@@ -119,3 +119,13 @@ def test_one_fit_evaluates_valid_and_test(tiny):
     hits = [int(i) in np.argsort(-scores[u], kind="stable")[:5] for u, i in
             zip(tiny.valid.ratings["user"], tiny.valid.ratings["item"]) if X[u, i] == 0]
     assert len(hits) > 5 and valid == pytest.approx(np.mean(hits))
+
+
+def test_similar_items_are_the_items_each_item_raises_most(tiny):
+    """EASE's similar_items: the largest entries of the item's row of B (brute force), itself excluded."""
+    X = tiny.train.to_csr("binary").toarray()
+    B = brute_force_ease(X, 2.0)
+    items, sims = EASE(reg=2.0).fit(tiny.train).similar_items(np.arange(tiny.train.n_items), k=3)
+    for i in range(tiny.train.n_items):
+        row = np.where(np.arange(len(B)) == i, -np.inf, B[i])
+        np.testing.assert_allclose(sims[i], np.sort(row)[::-1][:3], rtol=1e-4, atol=1e-5)

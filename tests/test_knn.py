@@ -342,3 +342,15 @@ def test_notebook_exercises_accept_independent_answers_and_flag_stubs(rated):
         assert EXERCISES[name].evaluate(answer, *inputs).status == "correct", name
         assert EXERCISES[name].evaluate(..., *inputs).status == "not attempted", name
     assert EXERCISES["03-jaccard-pair"].evaluate(0.123, rated, a, b).status == "wrong"
+
+
+@pytest.mark.parametrize("kind, k", [("jaccard", None), ("cosine", 4)])
+def test_item_knn_similar_items_are_its_own_neighbours(rated, kind, k):
+    """similar_items reads the learned S itself (first order), not the cosine of S's rows."""
+    X = rated.to_csr("binary").toarray()
+    S = brute_similarity(X, kind, k=k)
+    items, sims = ItemKNN(k_neighbours=k, similarity=kind).fit(rated).similar_items(np.arange(rated.n_items), k=3)
+    for i in range(rated.n_items):
+        want = [j for j in np.argsort(-S[i], kind="stable") if j != i][:3]
+        np.testing.assert_allclose(sims[i], S[i, want], rtol=1e-5, atol=1e-6)  # same values, best first
+        assert set(items[i][sims[i] > 0]) <= set(np.flatnonzero(S[i] > 0))

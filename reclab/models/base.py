@@ -264,12 +264,29 @@ class Recommender:
         return (items[0], top[0]) if single else (items, top)
 
     def similar_items(self, items, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` items most similar to each of ``items`` (cosine of item vectors), itself excluded."""
+        """The ``k`` items most similar to each of ``items``, itself excluded.
+
+        Similarity is the cosine of the model's item vectors, except for models that learn item-item
+        weights: ItemKNN returns its own neighbours (its rows of ``sim_``), EASE the items each item
+        raises most (its rows of ``B_``).
+        """
         single = np.ndim(items) == 0
         items = self._check_ids(items, self._fitted("n_items_"), "item")
         self._check_k(k, self.n_items_ - 1)
         if len(items) == 0:
             return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+        sims = np.array(self._item_similarities(items), dtype=np.float32)  # (n, n_items), a copy
+        sims[np.arange(len(items)), items] = -np.inf  # an item is not "similar to itself"
+        out_items, out_scores = top_k(sims, k)
+        return (out_items[0], out_scores[0]) if single else (out_items, out_scores)
+
+    def _item_similarities(self, items: np.ndarray) -> np.ndarray:
+        """(len(items), n_items) similarities for `similar_items`: the cosine of item vectors.
+
+        A model that learns item-item weights itself (ItemKNN's neighbours, EASE's B) overrides this
+        to return them, so that `similar_items` lists the model's own neighbours rather than items
+        whose weight rows look alike (a second-order similarity that favours popular items).
+        """
         vectors = self._item_vectors()
         if vectors is None:
             raise NotImplementedError(
@@ -278,10 +295,7 @@ class Recommender:
             )
         vectors = vectors.toarray() if sp.issparse(vectors) else np.asarray(vectors, dtype=np.float32)
         unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        sims = unit[items] @ unit.T
-        sims[np.arange(len(items)), items] = -np.inf  # an item is not "similar to itself"
-        out_items, out_scores = top_k(sims, k)
-        return (out_items[0], out_scores[0]) if single else (out_items, out_scores)
+        return unit[items] @ unit.T
 
     def _per_history(self, history: Interactions, key: str, build):
         """``build(history)``, computed once per history object for this fit (e.g. a fold-in)."""

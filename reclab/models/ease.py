@@ -66,3 +66,6 @@ class EASE(Recommender):
 
     def _item_vectors(self) -> np.ndarray:
         return self.B_  # row i: how much item i contributes to every other item's score
+
+    def _item_similarities(self, items: np.ndarray) -> np.ndarray:
+        return self.B_[items]  # the items whose scores a history with item i raises most

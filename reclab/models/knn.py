@@ -248,6 +248,9 @@ class ItemKNN(Recommender):
     def _item_vectors(self) -> sp.csr_matrix:
         return self.sim_  # an item is described by its neighbours
 
+    def _item_similarities(self, items: np.ndarray) -> np.ndarray:
+        return self.sim_[items].toarray()  # the neighbours themselves (0 beyond the k kept)
+
 
 class UserKNN(Recommender):
     """User-based k-nearest-neighbours (Herlocker et al., SIGIR 1999).
