@@ -504,9 +504,10 @@ def leaderboard(
 
 
 def plot_results(results: pd.DataFrame, metric: str = "NDCG", ax=None):
-    """Bar chart of one metric per model (and per k / protocol when there are several).
+    """Horizontal bar chart of one metric per model (and per k / protocol when there are several).
 
-    With one bar per model, each bar carries its 95% interval (``lo``, ``hi``) as an error bar.
+    Models are rows, best at the top, so long names stay readable without rotated labels. With one
+    bar per model, each bar carries its 95% interval (``lo``, ``hi``) as an error bar.
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -514,15 +515,18 @@ def plot_results(results: pd.DataFrame, metric: str = "NDCG", ax=None):
     data = results[results["metric"] == metric]
     if data.empty:
         raise ValueError(f"metric={metric!r} is not in results; it has {sorted(results['metric'].unique())}.")
+    order = data.groupby("model", sort=False)["value"].max().sort_values(ascending=False).index
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
+        _, ax = plt.subplots(figsize=(7, 1.0 + 0.35 * len(order) * max(1, len(data) // len(order))))
     hue = "protocol" if data["protocol"].nunique() > 1 else ("k" if data["k"].nunique() > 1 else None)
-    sns.barplot(data=data, x="model", y="value", hue=hue, ax=ax, errorbar=None)
+    sns.barplot(data=data, y="model", x="value", hue=hue, order=order, orient="h", ax=ax, errorbar=None)
     if hue is None and "lo" in data and data["lo"].notna().any():  # the 95% interval of each bar
-        ax.errorbar(np.arange(len(data)), data["value"], yerr=[data["value"] - data["lo"], data["hi"] - data["value"]],
+        row = data.set_index("model").loc[order]
+        ax.errorbar(row["value"], np.arange(len(row)), xerr=[row["value"] - row["lo"], row["hi"] - row["value"]],
                     fmt="none", ecolor="black", capsize=3, linewidth=1)
     ks = sorted(int(x) for x in data["k"].dropna().unique())
-    ax.set_title(f"{metric}" + (f"@{ks[0]}" if len(ks) == 1 else "") + f" on {data['part'].iloc[0]}")
-    ax.set_xlabel("model")
-    ax.set_ylabel(metric)
+    label = f"{metric}" + (f"@{ks[0]}" if len(ks) == 1 else "")
+    ax.set_title(f"{label} on {data['part'].iloc[0]}")
+    ax.set_xlabel(label + (" (line: 95% interval)" if hue is None else ""))
+    ax.set_ylabel("")
     return ax

@@ -88,7 +88,9 @@ class History:
             if self.best_epoch is not None:
                 right.axvline(self.best_epoch, color="grey", linestyle=":", label=f"best epoch ({self.best_epoch})")
             lines = ax.get_lines() + right.get_lines()
-            ax.legend(lines, [line.get_label() for line in lines], loc="center right")
+            # below the axes: inside, a legend covers some of the curves whatever corner it takes
+            ax.legend(lines, [line.get_label() for line in lines], loc="upper center", bbox_to_anchor=(0.5, -0.2),
+                      ncol=len(lines), frameon=False)
         return ax
 
 
@@ -195,8 +197,8 @@ def _fit_net(
         bad_epochs, stopped, start = state["bad_epochs"], state["stopped"], state["epoch"] + 1
 
     epochs = range(start, n_epochs + 1) if not stopped else range(0)
-    bar = _progress(epochs, progress, label)
-    for epoch in bar:
+    bar = _progress(len(epochs), progress, label)
+    for epoch in epochs:
         net.train()
         tic, total, count = time.perf_counter(), 0.0, 0
         for b, batch in enumerate(batches(np.random.default_rng([seed, epoch]))):
@@ -232,13 +234,21 @@ def _fit_net(
             stopped = patience is not None and bad_epochs >= patience
         rows.append({"epoch": epoch, "loss": total / count, "valid": metric, "seconds": seconds,
                      "valid_seconds": time.perf_counter() - tic})
-        if progress:
-            bar.set_postfix(loss=f"{total / count:.4f}", valid=f"{metric:.4f}")
+        if bar is not None:
+            bar.set_postfix(loss=f"{total / count:.4f}", valid=f"{metric:.4f}", refresh=False)
+            bar.update(1)
+            if stopped:  # early stopping: the bar ends full (done), not red as a run cut short
+                done, start = bar.n, bar.start_t
+                bar.reset(total=done)  # resets the widget's length too, and the count and clock:
+                bar.start_t = start  # keep the elapsed time
+                bar.update(done)
         if checkpoint is not None:
             _save(checkpoint, net, opt, dev, rows, best, bad_epochs, stopped, epoch, settings)
         if stopped:
             break
 
+    if bar is not None:
+        bar.close()
     if best["state"] is not None:
         net.load_state_dict(best["state"])
     net.eval()
@@ -329,12 +339,13 @@ def _load_checkpoint(path, net: torch.nn.Module, settings: dict, n_epochs: int) 
     return state
 
 
-def _progress(epochs: range, show: bool, label: str):
+def _progress(total: int, show: bool, label: str):
+    """A tqdm bar over ``total`` epochs (a widget in Jupyter, text elsewhere), or None."""
     if not show:
-        return epochs
+        return None
     from tqdm.auto import tqdm
 
-    return tqdm(epochs, desc=label, unit="epoch", leave=False)
+    return tqdm(total=total, desc=label, unit="epoch")
 
 
 def validation_ndcg(model, train, valid, *, k: int = 10, users: np.ndarray | None = None) -> float:

@@ -140,6 +140,12 @@ def test_plot_results_draws_each_models_interval(split):
     ax = plot_results(results, metric="NDCG")
     bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
     assert len(bars) == 1
-    segments = bars[0].lines[2][0].get_segments()  # one vertical segment per model: lo to hi
-    lows = sorted(min(seg[:, 1]) for seg in segments)
+    segments = bars[0].lines[2][0].get_segments()  # one horizontal segment per model: lo to hi
+    lows = sorted(min(seg[:, 0]) for seg in segments)
     assert lows == pytest.approx(sorted(results["lo"]))
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    by_name = results.set_index("model")
+    assert names == list(by_name["value"].sort_values(ascending=False).index)  # best at the top
+    for seg in segments:  # each interval sits on its own model's row
+        model = names[int(round(seg[0, 1]))]
+        assert sorted(seg[:, 0]) == pytest.approx([by_name.loc[model, "lo"], by_name.loc[model, "hi"]])

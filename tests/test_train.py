@@ -1,4 +1,5 @@
 """The shared training loop: repeatability, resume, early stopping, guards, checkpoints, clipping."""
+import io
 import matplotlib
 
 matplotlib.use("Agg")
@@ -377,3 +378,24 @@ def test_fit_net_leaves_the_global_torch_random_state_alone():
     torch.manual_seed(123)
     fit_net(Net(), lambda rng: [{}], n_epochs=3, device="cpu", seed=7)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_progress_bar_counts_the_epochs_run_and_ends_full_on_early_stopping(monkeypatch):
+    """The bar is told every epoch, and an early stop shrinks its total to the epochs run (not a red, cut-short bar)."""
+    import tqdm.auto
+
+    bars = []
+
+    class Recording(tqdm.auto.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, disable=False, file=io.StringIO(), **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
+    scores = iter([0.5, 0.6, 0.55, 0.54, 0.9, 0.9])  # best at epoch 2, then two epochs without a better one
+    history = fit_net(Tiny(), batches, n_epochs=6, validate=lambda net: next(scores), patience=2, progress=True,
+                      device="cpu")
+    assert len(history.frame) == 4 and history.best_epoch == 2
+    (bar,) = bars
+    assert bar.n == bar.total == 4
+    assert "valid=0.5400" in str(bar)  # the last epoch's metric in the postfix
