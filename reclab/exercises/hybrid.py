@@ -9,6 +9,7 @@ import numpy as np
 
 from ..data import Interactions
 from . import Exercise, register
+from .challenge import Challenge
 from ..models.hybrid import add_feature_users, normalize_scores
 
 
@@ -59,4 +60,29 @@ register(Exercise(
     "How many pseudo-users does add_feature_users add (one per genre and per decade)?",
     solution=_n_feature_users,
     hint="collect the distinct genres and the distinct decades (year // 10 * 10) of the movies; count both.",
+))
+
+
+def _start_hybrid():
+    from ..models import EASE, ContentBased, Hybrid
+
+    return Hybrid(models=[ContentBased(prior=0.0, half_life=None), EASE()], weights=[0.5, 0.5])
+
+
+def _hybrid_class() -> tuple[type, ...]:
+    from ..models import Hybrid
+
+    return (Hybrid,)
+
+
+register(Challenge(
+    "05-tune-hybrid",
+    "Starting from Hybrid(models=[ContentBased(prior=0.0, half_life=None), EASE()], weights=[0.5, 0.5]), "
+    "choose a Hybrid (its components, their settings and the weights) that raises validation NDCG@10 by at "
+    "least 0.02.",
+    start=_start_hybrid,
+    margin=0.02,
+    allowed=_hybrid_class(),
+    hint="the weight sweep and the recency ablation above say what the content part should keep and how much it "
+         "should weigh.",
 ))

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..data import Interactions
 from . import Exercise, register
+from .challenge import Challenge
 from ..metrics import rmse
 
 
@@ -60,4 +61,27 @@ register(Exercise(
     "Which item's vector has the largest cosine similarity with the given item's vector (itself excluded)?",
     solution=_nearest_item,
     hint="normalise the rows of item_factors_, take their dot products with the item's row, skip the item itself.",
+))
+
+
+def _start_als():
+    from ..models import ALS
+
+    return ALS(alpha=1.0)
+
+
+def _als_class() -> tuple[type, ...]:
+    from ..models import ALS
+
+    return (ALS,)
+
+
+register(Challenge(
+    "04-tune-als",
+    "Starting from ALS(alpha=1.0), choose ALS settings (confidence alpha, reg, n_factors, n_epochs) that raise "
+    "validation NDCG@10 by at least 0.005.",
+    start=_start_als,
+    margin=0.005,
+    allowed=_als_class(),
+    hint="alpha sets how much more a watched movie counts than an empty cell; try a few values on validation.",
 ))

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..data import Interactions
 from . import Exercise, register
+from .challenge import Challenge
 from ..models.knn import column_similarity
 
 
@@ -56,4 +57,27 @@ register(Exercise(
     solution=_nearest_users,
     unordered=True,
     hint="normalise the rows of X, multiply by the user's row, ignore the user itself, take the 5 largest.",
+))
+
+
+def _start_knn():
+    from ..models import ItemKNN
+
+    return ItemKNN(similarity="cosine", k_neighbours=50)
+
+
+def _knn_classes() -> tuple[type, ...]:
+    from ..models import ItemKNN, UserKNN
+
+    return ItemKNN, UserKNN
+
+
+register(Challenge(
+    "03-tune-knn",
+    "Starting from ItemKNN(similarity='cosine', k_neighbours=50), choose the settings of an ItemKNN or "
+    "UserKNN (not EASE) that raise validation NDCG@10 by at least 0.008.",
+    start=_start_knn,
+    margin=0.008,
+    allowed=_knn_classes(),
+    hint="the sweeps above show which similarity and how many neighbours each model likes on validation.",
 ))
