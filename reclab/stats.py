@@ -5,6 +5,9 @@ standard error of about 0.011: many gaps between models are inside the noise. Tw
 
 - `bootstrap_ci`: the percentile bootstrap (Efron & Tibshirani, *An Introduction to the
   Bootstrap*, 1993) over users for a mean of per-user values (HR, NDCG, MRR, ...);
+- `group_test`: one model on two *different* groups of users (women and men, say): the
+  difference of the group means, a bootstrap interval that resamples each group, and a
+  permutation p-value that shuffles the group labels;
 - `paired_test`: two models scored on the *same* users. The per-user differences carry the
   comparison; their mean gets a paired bootstrap interval and a sign-flip permutation p-value
   (Fisher's randomisation test, as recommended for IR evaluation by Smucker, Allan & Carterette,
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bootstrap_ci", "paired_test"]
+__all__ = ["bootstrap_ci", "paired_test", "group_test"]
 
 _CHUNK = 2_000_000  # resampled entries drawn at once (memory: 8 bytes each)
 
@@ -128,3 +131,43 @@ def paired_test(
         # a tolerance so that a flip giving the same mean up to rounding counts as "as extreme"
         extreme += int((np.abs((signs * d).mean(axis=1)) >= observed - 1e-12).sum())
     return {"diff": float(d.mean()), "lo": lo, "hi": hi, "p_value": (1 + extreme) / (1 + n_perm), "n_users": n}
+
+
+def group_test(a, b, *, ci: float = 0.95, n_boot: int = 1000, n_perm: int = 10_000, seed: int = 0) -> dict[str, float]:
+    """Compare one metric between two groups of users: ``mean(a) - mean(b)``, its interval, a p-value.
+
+    Parameters
+    ----------
+    a, b : per-user values of the two groups (any lengths; NaN left out).
+    ci, n_boot : the bootstrap interval of the difference, each group resampled on its own.
+    n_perm : random relabellings of the pooled users for the two-sided permutation p-value.
+    seed : seeds both.
+
+    Returns
+    -------
+    dict with ``diff``, ``lo``, ``hi``, ``p_value`` (``(1 + #{|relabelled diff| >= |observed|}) /
+    (1 + n_perm)``), ``n_a`` and ``n_b``.
+
+    Examples
+    --------
+    >>> group_test([1, 1, 1, 0], [0, 0])["diff"]
+    0.75
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"a and b must be 1-D arrays of per-user values; got shapes {a.shape} and {b.shape}.")
+    _check(ci, n_boot, "n_boot")
+    _check(ci, n_perm, "n_perm")
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError(f"each group needs at least one user with a value; got {len(a)} and {len(b)}.")
+    rng = np.random.default_rng([int(seed), 0x6A7])
+    boots = np.array([rng.choice(a, len(a)).mean() - rng.choice(b, len(b)).mean() for _ in range(n_boot)])
+    tail = (1 - ci) / 2
+    observed = a.mean() - b.mean()
+    pooled, extreme = np.concatenate([a, b]), 0
+    for _ in range(n_perm):
+        shuffled = rng.permutation(pooled)
+        extreme += abs(shuffled[:len(a)].mean() - shuffled[len(a):].mean()) >= abs(observed) - 1e-12
+    return {"diff": float(observed), "lo": float(np.quantile(boots, tail)), "hi": float(np.quantile(boots, 1 - tail)),
+            "p_value": (1 + int(extreme)) / (1 + n_perm), "n_a": len(a), "n_b": len(b)}
