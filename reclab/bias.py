@@ -1,0 +1,91 @@
+"""Popularity bias of recommendation lists: how much of the exposure goes to the already popular.
+
+- average recommendation popularity (ARP): the mean number of training users of a recommended
+  item (Himan Abdollahpouri, Robin Burke and Bamshad Mobasher, "Managing Popularity Bias in
+  Recommender Systems with Personalized Re-ranking", FLAIRS 2019, who also define the long-tail
+  share);
+- the long-tail share: the share of list places given to items outside the *short head*, the
+  most popular items that together collect ``head`` (default 20%) of the catalogue;
+- exposure by popularity bin: the catalogue cut into bins of equal item counts by popularity,
+  and the share of all list places each bin receives (a fair-exposure baseline is the bin's
+  share of the catalogue).
+
+`reclab.metrics.gini` and `reclab.metrics.coverage` complete the picture.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["popularity_bias", "exposure_by_bin"]
+
+
+def _lists_and_counts(lists, item_counts) -> tuple[np.ndarray, np.ndarray]:
+    lists = np.atleast_2d(np.asarray(lists, dtype=np.int64))
+    counts = np.asarray(item_counts, dtype=np.float64)
+    if counts.ndim != 1 or (counts < 0).any():
+        raise ValueError("item_counts must be a 1-D array of non-negative counts, one per item "
+                         "(e.g. split.train.item_counts()).")
+    if lists.size and lists.max() >= len(counts):
+        raise ValueError(f"lists holds item {lists.max()} but item_counts has {len(counts)} items.")
+    return lists, counts
+
+
+def _head(counts: np.ndarray, head: float) -> np.ndarray:
+    """A boolean mask of the short head: the ceil(head · n_items) most popular items (ties by id)."""
+    if not 0 < head < 1:
+        raise ValueError(f"head={head!r} must be a share of the catalogue in (0, 1), e.g. 0.2.")
+    order = np.argsort(-counts, kind="stable")
+    mask = np.zeros(len(counts), dtype=bool)
+    mask[order[: int(np.ceil(head * len(counts)))]] = True
+    return mask
+
+
+def popularity_bias(lists, item_counts, *, head: float = 0.2) -> dict[str, float]:
+    """ARP and long-tail share of top lists.
+
+    Parameters
+    ----------
+    lists : (n_users, k) recommended item ids, ``-1`` for empty places (left out).
+    item_counts : (n_items,) training users per item (``split.train.item_counts()``).
+    head : the share of the catalogue, most popular first, that forms the short head.
+
+    Returns
+    -------
+    ``{"ARP": mean popularity of a recommended item, "long-tail share": share of places outside the
+    short head}``.
+
+    Examples
+    --------
+    >>> popularity_bias([[0, 1], [0, 2]], [10, 2, 0, 0, 0], head=0.2)
+    {'ARP': 5.5, 'long-tail share': 0.5}
+    """
+    lists, counts = _lists_and_counts(lists, item_counts)
+    shown = lists[lists >= 0]
+    if shown.size == 0:
+        raise ValueError("lists holds no item; nothing to measure.")
+    return {"ARP": float(counts[shown].mean()), "long-tail share": float((~_head(counts, head))[shown].mean())}
+
+
+def exposure_by_bin(lists, item_counts, *, n_bins: int = 5) -> pd.DataFrame:
+    """The share of all list places that goes to each popularity bin of the catalogue.
+
+    Items are sorted by popularity (most popular first, ties by id) and cut into ``n_bins`` bins of
+    (nearly) equal size; bin 1 is the most popular. Columns: ``items`` (bin size), ``catalogue
+    share``, ``exposure`` (share of places) and ``ratio`` (exposure / catalogue share: 1 is fair).
+    """
+    if not (isinstance(n_bins, (int, np.integer)) and 1 <= n_bins):
+        raise ValueError(f"n_bins={n_bins!r} must be a positive int, e.g. 5.")
+    lists, counts = _lists_and_counts(lists, item_counts)
+    if n_bins > len(counts):
+        raise ValueError(f"n_bins={n_bins} exceeds the {len(counts)} items.")
+    order = np.argsort(-counts, kind="stable")
+    bins = np.empty(len(counts), dtype=np.int64)
+    for b, members in enumerate(np.array_split(order, n_bins)):
+        bins[members] = b
+    shown = lists[lists >= 0]
+    exposure = np.bincount(bins[shown], minlength=n_bins) / max(len(shown), 1)
+    sizes = np.bincount(bins, minlength=n_bins)
+    share = sizes / len(counts)
+    return pd.DataFrame({"items": sizes, "catalogue share": share, "exposure": exposure, "ratio": exposure / share},
+                        index=pd.RangeIndex(1, n_bins + 1, name="bin"))
