@@ -40,3 +40,15 @@ def test_exposure_by_bin_by_hand():
 def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_the_docstring_examples_of_the_beyond_accuracy_modules_hold():
+    import doctest
+
+    import reclab.bias
+    import reclab.rerank
+    import reclab.stats
+
+    for module in (reclab.bias, reclab.rerank, reclab.stats):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
