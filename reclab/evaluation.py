@@ -517,7 +517,7 @@ def plot_results(results: pd.DataFrame, metric: str = "NDCG", ax=None):
         raise ValueError(f"metric={metric!r} is not in results; it has {sorted(results['metric'].unique())}.")
     order = data.groupby("model", sort=False)["value"].max().sort_values(ascending=False).index
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 1.0 + 0.35 * len(order) * max(1, len(data) // len(order))))
+        _, ax = plt.subplots(figsize=(7, max(2.2, 1.0 + 0.35 * len(order) * max(1, len(data) // len(order)))))
     hue = "protocol" if data["protocol"].nunique() > 1 else ("k" if data["k"].nunique() > 1 else None)
     sns.barplot(data=data, y="model", x="value", hue=hue, order=order, orient="h", ax=ax, errorbar=None)
     if hue is None and "lo" in data and data["lo"].notna().any():  # the 95% interval of each bar
