@@ -8,7 +8,7 @@ import pytest
 
 from reclab import evaluate
 from reclab.data import leave_last_out, make_synthetic
-from reclab.models import EASE, Popularity
+from reclab.models import DPEASE, EASE, Popularity
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +129,33 @@ def test_similar_items_are_the_items_each_item_raises_most(tiny):
     for i in range(tiny.train.n_items):
         row = np.where(np.arange(len(B)) == i, -np.inf, B[i])
         np.testing.assert_allclose(sims[i], np.sort(row)[::-1][:3], rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------ DPEASE
+def test_dpease_without_noise_or_cap_is_ease(tiny):
+    np.testing.assert_array_equal(DPEASE(epsilon=None, max_items=None, reg=2.0).fit(tiny.train).B_,
+                                  EASE(reg=2.0).fit(tiny.train).B_)
+
+
+def test_dpease_cap_keeps_each_users_latest_items(tiny):
+    r = tiny.train.ratings.sort_values(["user", "timestamp"], kind="stable")
+    latest = r.drop_duplicates(["user", "item"], keep="last").groupby("user").tail(3)  # 3 latest distinct items
+    want = brute_force_ease(tiny.train.with_ratings(latest).to_csr("binary").toarray(), 2.0)
+    np.testing.assert_allclose(DPEASE(epsilon=None, max_items=3, reg=2.0).fit(tiny.train).B_, want, atol=1e-5)
+
+
+def test_dpease_noise_follows_epsilon_and_the_seed(tiny):
+    plain = DPEASE(epsilon=None, max_items=4, reg=5.0).fit(tiny.train).B_
+    gaps = [np.abs(DPEASE(epsilon=e, max_items=4, reg=5.0).fit(tiny.train).B_ - plain).mean() for e in (0.5, 50.0, 1e6)]
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 1e-4
+    model = DPEASE(epsilon=2.0, max_items=4, reg=5.0, seed=3).fit(tiny.train)
+    assert model.noise_scale_ == pytest.approx(4 * 5 / 2 / 2.0)  # m(m + 1) / (2 epsilon)
+    np.testing.assert_array_equal(model.B_, DPEASE(epsilon=2.0, max_items=4, reg=5.0, seed=3).fit(tiny.train).B_)
+    assert not np.array_equal(model.B_, DPEASE(epsilon=2.0, max_items=4, reg=5.0, seed=4).fit(tiny.train).B_)
+
+
+@pytest.mark.parametrize("kwargs, message", [(dict(epsilon=0.0), "epsilon=0.0"),
+                                             (dict(epsilon=1.0, max_items=None), "needs max_items")])
+def test_dpease_bad_settings_are_named(tiny, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DPEASE(**kwargs).fit(tiny.train)

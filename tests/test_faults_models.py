@@ -24,6 +24,7 @@ def params(name: str, as_int=int) -> dict:
     torch_common = dict(n_epochs=i(2), seed=i(1), patience=i(2), device="cpu")
     return {
         "Random": dict(seed=i(1)), "Popularity": {}, "ContentBased": {}, "EASE": dict(reg=i(10)),
+        "DPEASE": dict(epsilon=i(5), reg=i(50), max_items=i(10), seed=i(1)),
         "UserKNN": dict(k_neighbours=i(5)), "ItemKNN": dict(k_neighbours=i(5)),
         "FunkSVD": dict(n_factors=i(4), batch_size=i(64), **torch_common),
         "BPR": dict(n_factors=i(4), batch_size=i(64), **torch_common),
@@ -65,7 +66,7 @@ def fitted(split):
 
 
 def test_every_model_class_is_covered():
-    assert len(CLASSES) == 23 and {"SASRec", "ALS", "Hybrid", "FeatureUsers", "LMZeroShot", "Random"} <= set(CLASSES)
+    assert len(CLASSES) == 24 and {"SASRec", "ALS", "Hybrid", "FeatureUsers", "LMZeroShot", "Random"} <= set(CLASSES)
 
 
 # ------------------------------------------------------------------------------ valid from another dataset

@@ -14,6 +14,7 @@ _MODULES = {
     "UserKNN": "knn",
     "ItemKNN": "knn",
     "EASE": "ease",
+    "DPEASE": "ease",
     "FunkSVD": "mf",
     "BPR": "mf",
     "ALS": "als",
