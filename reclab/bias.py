@@ -10,14 +10,17 @@
   and the share of all list places each bin receives (a fair-exposure baseline is the bin's
   share of the catalogue).
 
-`reclab.metrics.gini` and `reclab.metrics.coverage` complete the picture.
+`reclab.metrics.gini` and `reclab.metrics.coverage` complete the picture. `feedback_loop` simulates
+what happens when a model is retrained on data its own recommendations produced (after Allison J.
+B. Chaney, Brandon M. Stewart and Barbara E. Engelhardt, "How Algorithmic Confounding in
+Recommendation Systems Increases Homogeneity and Decreases Utility", RecSys 2018).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["popularity_bias", "exposure_by_bin"]
+__all__ = ["popularity_bias", "exposure_by_bin", "feedback_loop"]
 
 
 def _lists_and_counts(lists, item_counts) -> tuple[np.ndarray, np.ndarray]:
@@ -89,3 +92,45 @@ def exposure_by_bin(lists, item_counts, *, n_bins: int = 5) -> pd.DataFrame:
     share = sizes / len(counts)
     return pd.DataFrame({"items": sizes, "catalogue share": share, "exposure": exposure, "ratio": exposure / share},
                         index=pd.RangeIndex(1, n_bins + 1, name="bin"))
+
+
+def feedback_loop(make_model, train, *, rounds: int = 3, k: int = 10, accept: float = 0.2, seed: int = 0) -> pd.DataFrame:
+    """Retrain on accepted recommendations, round after round, and measure how concentrated they get.
+
+    Each round fits ``make_model()`` on the current data, recommends ``k`` unseen items to every
+    user, and each recommended item is *accepted* (added to the data as a new interaction, at a
+    later time, with the user's mean rating) with probability ``accept``, independently. This is a
+    deliberately simple user model: people take what they are shown at a fixed rate, whatever it
+    is, so any rise in concentration comes from the model learning from its own output.
+
+    Returns
+    -------
+    One row per round: ``round``, ``gini`` and ``coverage`` of the round's lists
+    (`reclab.metrics`), ``ARP`` and ``long-tail share`` (`popularity_bias`, against the current
+    data's counts), and ``added`` (interactions accepted in that round).
+    """
+    from . import metrics
+
+    if not (isinstance(rounds, (int, np.integer)) and rounds >= 1):
+        raise ValueError(f"rounds={rounds!r} must be a positive int.")
+    if not 0 <= accept <= 1:
+        raise ValueError(f"accept={accept!r} must be a probability in [0, 1].")
+    rng = np.random.default_rng(seed)
+    data, rows = train, []
+    for round_ in range(1, rounds + 1):
+        model = make_model().fit(data)
+        users = np.arange(data.n_users)
+        lists, _ = model.recommend(users, k=k, history=data)
+        counts = np.asarray(data.item_counts())
+        taken = (rng.random(lists.shape) < accept) & (lists >= 0)
+        r = data.ratings
+        u, slot = np.nonzero(taken)
+        means = r.groupby("user")["rating"].mean().reindex(users).fillna(r["rating"].mean()).to_numpy()
+        added = pd.DataFrame({"user": u, "item": lists[u, slot], "rating": means[u],
+                              "timestamp": int(r["timestamp"].max()) + round_}).astype(
+            {c: r[c].dtype for c in ("user", "item", "rating", "timestamp")})
+        rows.append({"round": round_, "gini": metrics.gini(lists, data.n_items),
+                     "coverage": metrics.coverage(lists, data.n_items), **popularity_bias(lists, counts),
+                     "added": len(added)})
+        data = data.with_ratings(pd.concat([r[added.columns], added], ignore_index=True), name=data.name)
+    return pd.DataFrame(rows)

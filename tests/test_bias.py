@@ -52,3 +52,22 @@ def test_the_docstring_examples_of_the_beyond_accuracy_modules_hold():
     for module in (reclab.bias, reclab.rerank, reclab.stats):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_feedback_loop_adds_what_is_accepted_and_measures_each_rounds_lists():
+    from reclab import metrics
+    from reclab.bias import feedback_loop
+    from reclab.data import make_synthetic
+    from reclab.models import Popularity
+
+    train = make_synthetic(n_users=30, n_items=60, length=(3, 6), seed=2)
+    first, _ = Popularity().fit(train).recommend(np.arange(30), k=4)
+    none = feedback_loop(Popularity, train, rounds=2, k=4, accept=0.0)
+    assert (none["added"] == 0).all() and none["gini"].nunique() == 1  # nothing accepted, nothing changes
+    assert none.loc[0, "gini"] == pytest.approx(metrics.gini(first, 60))
+    assert none.loc[0, "coverage"] == pytest.approx(metrics.coverage(first, 60))
+    assert none.loc[0, "ARP"] == pytest.approx(popularity_bias(first, train.item_counts())["ARP"])
+    everything = feedback_loop(Popularity, train, rounds=2, k=4, accept=1.0)
+    assert (everything["added"] == 30 * 4).all()
+    with pytest.raises(ValueError, match="accept=1.5"):
+        feedback_loop(Popularity, train, accept=1.5)
