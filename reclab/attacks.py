@@ -12,7 +12,10 @@ of Attack Models and Algorithm Robustness", ACM TOIT 7(4), 2007). Two filler str
 
 Fillers carry their item's mean rating (the *average* attack's choice); each fake profile rates
 the target last, so that sequence models read "after these comes the target". `exposure`
-measures the share of real users whose top ``k`` holds the target.
+measures the share of real users whose top ``k`` holds the target. `degsim` is a simple detector:
+fake profiles built by one recipe resemble each other far more than real users do (the "degree
+of similarity with top neighbours" of Paul-Alexandru Chirita, Wolfgang Nejdl and Cristian Zamfir,
+"Preventing Shilling Attacks in Online Recommender Systems", WIDM 2005).
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import pandas as pd
 
 from .data import Interactions
 
-__all__ = ["shilling", "exposure"]
+__all__ = ["shilling", "exposure", "degsim"]
 
 
 def shilling(train: Interactions, target: int, *, n_fake: int = 50, n_filler: int = 30, filler: str = "bandwagon",
@@ -67,3 +70,20 @@ def exposure(model, target: int, users, *, k: int = 10, history: Interactions | 
     """The share of ``users`` whose top ``k`` (seen items masked) holds ``target``."""
     items, _ = model.recommend(np.asarray(users), k=k, history=history)
     return float((np.atleast_2d(items) == target).any(axis=1).mean())
+
+
+def degsim(train: Interactions, *, k: int = 10) -> np.ndarray:
+    """Each user's mean cosine similarity (binary rows) to their ``k`` most similar other users, (n_users,).
+
+    Shills made by one recipe share most of their items, so they score near 1; drop the users with
+    the highest values (``forget`` in `reclab.privacy` removes them) before fitting, as a defence.
+    """
+    if not (isinstance(k, (int, np.integer)) and 1 <= k < train.n_users):
+        raise ValueError(f"k={k!r} must be an int in [1, {train.n_users - 1}]: the neighbours to average over.")
+    X = train.binary().astype(np.float64)
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    unit = X.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]).tocsr()
+    sims = (unit @ unit.T).toarray()
+    np.fill_diagonal(sims, -np.inf)  # a user is not their own neighbour
+    top = -np.sort(-sims, axis=1)[:, :k]
+    return top.mean(axis=1)

@@ -65,3 +65,19 @@ def test_exposure_counts_the_users_whose_list_holds_the_target(train):
 def test_bad_input_is_named(train, kwargs, message):
     with pytest.raises(ValueError, match=message):
         shilling(train, **kwargs)
+
+
+def test_degsim_is_the_mean_of_the_top_k_cosines_and_ranks_the_shills_first():
+    from reclab.attacks import degsim
+
+    train = make_synthetic(n_users=100, n_items=200, length=(10, 20), seed=4)  # real users who differ
+    poisoned = shilling(train, rare_item(train), n_fake=10, n_filler=6, n_popular=8)
+    scores = degsim(poisoned, k=5)
+    X = poisoned.binary().toarray().astype(float)
+    for u in (0, 17, train.n_users + 3):  # by hand for a few users
+        cos = [X[u] @ X[v] / np.sqrt((X[u] @ X[u]) * (X[v] @ X[v])) for v in range(len(X)) if v != u]
+        assert scores[u] == pytest.approx(np.mean(sorted(cos, reverse=True)[:5]))
+    suspects = np.argsort(-scores, kind="stable")[:10]
+    assert set(suspects) == set(range(train.n_users, train.n_users + 10))
+    with pytest.raises(ValueError, match="k=0"):
+        degsim(poisoned, k=0)
