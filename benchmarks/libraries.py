@@ -58,7 +58,7 @@ import torch
 from implicit_vs_reclab import ALS_ARGS, ImplicitAdapter, TrainHistory  # benchmarks/ (run from this folder)
 from reclab import evaluate_lists
 from reclab.data import leave_last_out, load_movielens
-from reclab.metrics import rmse
+from reclab.metrics import rmse, top_k
 from reclab.models import ALS, BPR, FunkSVD
 from reclab.stats import paired_test
 
@@ -81,10 +81,8 @@ class Factors:
 
 def top_lists(model, split, history) -> np.ndarray:
     """(n_users, K) best unseen items of ``model.score`` for every user, from ``history``."""
-    users = np.arange(split.train.n_users)
-    scores = np.asarray(model.score(users, history=history), dtype=np.float64)
-    scores[history.binary().nonzero()] = -np.inf
-    return np.argsort(-scores, axis=1, kind="stable")[:, :K]
+    scores = model.score(np.arange(split.train.n_users), history=history)
+    return top_k(scores, K, exclude=history.binary())[0]
 
 
 def timed(fit):

@@ -17,7 +17,6 @@ A notebook registers its challenges like its exercises, and `reclab.exercises.ch
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -51,16 +50,8 @@ def valid_ndcg(model: Recommender, split: Split, k: int = 10) -> float:
     """NDCG@k on ``split``'s validation part of a fresh copy of ``model`` fitted on ``split.train``."""
     from ..evaluation import evaluate
 
-    fitted = fresh_copy(model)
-    if "valid" in inspect.signature(fitted.fit).parameters and _stops_early(fitted):
-        fitted.fit(split.train, valid=split.valid)
-    else:
-        fitted.fit(split.train)
+    fitted = fresh_copy(model).fit(split.train, valid=split.valid)  # valid serves early stopping only
     return float(evaluate(fitted, split, k, part="valid", metrics=("NDCG",))["value"].iloc[0])
-
-
-def _stops_early(model: Recommender) -> bool:
-    return getattr(model, "patience", None) is not None
 
 
 @dataclass(frozen=True)
