@@ -14,13 +14,25 @@
 what happens when a model is retrained on data its own recommendations produced (after Allison J.
 B. Chaney, Brandon M. Stewart and Barbara E. Engelhardt, "How Algorithmic Confounding in
 Recommendation Systems Increases Homogeneity and Decreases Utility", RecSys 2018).
+
+`ips_mean` and `ips_evaluate` weigh each held-out interaction by the inverse of its *propensity*,
+the chance that it was observed at all. Popular movies are seen, and so rated, far more often, so
+a plain average over held-out ratings mostly asks "did you recommend the popular ones?". Inverse
+propensity scoring (IPS) asks instead what the metric would be if every relevant item were as
+likely to be observed (Tobias Schnabel, Adith Swaminathan, Ashudeep Singh, Navin Chandak and
+Thorsten Joachims, "Recommendations as Treatments: Debiasing Learning and Evaluation", ICML 2016;
+for top-k evaluation of implicit feedback, Longqi Yang, Yin Cui, Yuan Xuan, Chenyang Wang, Serge
+Belongie and Deborah Estrin, "Unbiased Offline Recommender Evaluation for Missing-Not-At-Random
+Implicit Feedback", RecSys 2018). Deviations from Yang et al.: the propensity is a power of the
+item's observed popularity with the power a parameter (they derive it from a fitted power law),
+and the estimator is the self-normalised one, which needs propensities only up to a constant.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["popularity_bias", "exposure_by_bin", "feedback_loop"]
+__all__ = ["popularity_bias", "exposure_by_bin", "feedback_loop", "ips_mean", "ips_evaluate"]
 
 
 def _lists_and_counts(lists, item_counts) -> tuple[np.ndarray, np.ndarray]:
@@ -134,3 +146,86 @@ def feedback_loop(make_model, train, *, rounds: int = 3, k: int = 10, accept: fl
                      "added": len(added)})
         data = data.with_ratings(pd.concat([r[added.columns], added], ignore_index=True), name=data.name)
     return pd.DataFrame(rows)
+
+
+def ips_mean(values, items, item_counts, *, power: float = 0.5) -> float:
+    """The self-normalised inverse-propensity mean of per-interaction ``values``.
+
+    Each held-out interaction with item ``i`` was observed with a propensity ``p_i ∝ n_i ** power``
+    (``n_i`` the item's observed popularity); the estimate is ``Σ v / p_i / Σ 1 / p_i``. With
+    ``power=0`` it is the plain mean; the larger ``power``, the more a hit on a rarely observed item
+    counts.
+
+    Parameters
+    ----------
+    values : (n,) a metric per held-out interaction (e.g. per user under leave-last-out).
+    items : (n,) the held-out item of each.
+    item_counts : (n_items,) observed interactions per item; every held-out item needs one or more.
+    power : the exponent of the propensity model, >= 0.
+
+    Examples
+    --------
+    >>> ips_mean([1.0, 0.0, 1.0], [0, 1, 2], [4, 1, 1], power=1.0)   # weights 1/4, 1, 1
+    0.5555555555555556
+    """
+    values = np.asarray(values, dtype=np.float64)
+    items = np.asarray(items)
+    counts = np.asarray(item_counts, dtype=np.float64)
+    if not (isinstance(power, (int, float, np.integer, np.floating)) and power >= 0):
+        raise ValueError(f"power={power!r} must be a number >= 0 (0 gives the plain mean; 0.5 to 1 are usual).")
+    if values.ndim != 1 or items.shape != values.shape:
+        raise ValueError(f"values {values.shape} and items {items.shape} must be 1-D and of one length.")
+    if counts.ndim != 1 or not np.issubdtype(items.dtype, np.integer) or (items < 0).any() or (items >= len(counts)).any():
+        raise ValueError(f"items must be int ids in [0, {len(counts)}), one per value, with item_counts 1-D.")
+    if (counts[items] <= 0).any():
+        raise ValueError("some held-out items have item_counts 0, so an infinite weight; count them in the data "
+                         "they were observed in (e.g. history plus the held-out part).")
+    weights = counts[items] ** -float(power)
+    keep = np.isfinite(values)
+    return float(np.sum(weights[keep] * values[keep]) / np.sum(weights[keep]))
+
+
+def ips_evaluate(models: dict, split, *, k: int = 10, metrics=("HR", "NDCG"), power: float = 0.5,
+                 part: str = "test") -> pd.DataFrame:
+    """The plain and the inverse-propensity-weighted ranking metrics of several models, side by side.
+
+    Parameters
+    ----------
+    models : ``{name: fitted model}``; a value may also be an (n_users, >= k) array of top lists.
+    split : a split with one held-out item per user in ``part`` (`reclab.data.leave_last_out`).
+    k, metrics : the cut-off and ranking metrics (HR, NDCG, MRR, ...).
+    power : the propensity exponent of `ips_mean`; popularity is counted over the history and the
+        held-out part together, so every held-out item has been observed.
+    part : "valid" or "test"; users are scored from ``split.history(part)``, seen items masked.
+
+    Returns
+    -------
+    A DataFrame indexed by model with, per metric, the columns ``"HR@10"`` and ``"HR@10 IPS"``.
+    """
+    from .evaluation import Evaluator
+
+    if part not in ("valid", "test"):
+        raise ValueError(f"part={part!r} is not supported; use 'valid' or 'test'.")
+    history, target = split.history(part), getattr(split, part)
+    evaluator = Evaluator(history, target, k=k, metrics=tuple(metrics))
+    per_user_items = np.diff(evaluator.relevant.indptr)[evaluator.users]
+    if (per_user_items != 1).any():
+        raise ValueError(f"ips_evaluate needs one held-out item per user; {int((per_user_items > 1).sum())} users "
+                         f"of {part} have several. Use leave_last_out, or ips_mean on per-interaction values.")
+    held_out = evaluator.relevant.indices[evaluator.relevant.indptr[evaluator.users]]
+    counts = np.asarray(history.then(target).binary().sum(axis=0)).ravel()
+    rows = {}
+    for name, model in models.items():
+        if isinstance(model, np.ndarray):
+            if model.ndim != 2 or model.shape[0] != history.n_users or model.shape[1] < k:
+                raise ValueError(f"models[{name!r}] has shape {model.shape}; pass ({history.n_users}, >= {k}) lists.")
+            per_user = evaluator.from_lists(model[evaluator.users], evaluator.users)
+        else:
+            per_user, _ = evaluator.run(model)
+        row = {}
+        for metric in metrics:
+            values = per_user[(metric, k)]
+            row[f"{metric}@{k}"] = float(np.nanmean(values))
+            row[f"{metric}@{k} IPS"] = ips_mean(values, held_out, counts, power=power)
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")

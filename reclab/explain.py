@@ -106,7 +106,8 @@ def attention_agreement(model, users, *, history: Interactions | None = None) ->
 
     Parameters
     ----------
-    model : a fitted model with ``attention_maps`` (SASRec, TextSASRec).
+    model : a fitted sequence model with ``attention_maps`` (SASRec, TextSASRec); the
+        counterfactual scores come from its ``score_sequences``, one batch per user.
     users : user ids.
     history : the history scored from (default: training data).
 
@@ -119,16 +120,24 @@ def attention_agreement(model, users, *, history: Interactions | None = None) ->
     if not hasattr(model, "attention_maps"):
         raise ValueError(f"{type(model).__name__} has no attention_maps; use SASRec or TextSASRec.")
     history = model._check_history(history)
+    users = model._check_users(users)
+    recommended = np.atleast_2d(model.recommend(users, k=1, history=history)[0])[:, 0]
+    maps = model.attention_maps(users, history=history)
+    sequences = model._sequences(history)
     rows = []
-    for user in np.atleast_1d(np.asarray(users, dtype=np.int64)):
-        items, maps = model.attention_maps(int(user), history=history)
-        weights = maps[-1].mean(axis=0)[-1]  # (L,): the last position of the last block
-        recommended = int(model.recommend(int(user), k=1, history=history)[0][0])
-        drops = leave_one_out(model, int(user), recommended, history=history)
-        drops = drops[drops["item"].isin(items)]  # items beyond max_len are not read
-        influential = int(drops["item"].iloc[0])
+    for user, top, (items, weights) in zip(users, recommended, maps):
+        weights = weights[-1].mean(axis=0)[-1]  # (L,): the last position of the last block
+        # leave_one_out through score_sequences: the user's full sequence without each item read, in
+        # one batch (the contract's answer for a history without that item, as the tests check)
+        sequence = sequences[user]
+        candidates = np.unique(items)  # only the items the model reads (its last max_len) compete
+        reduced = model.score_sequences([sequence[sequence != j] for j in candidates])[:, top]
+        full = float(model.score_sequences([sequence])[0, top])
+        drops = full - reduced.astype(np.float64)
+        influential = int(candidates[np.argsort(-drops, kind="stable")[0]])  # ties: the smaller id
         by_attention = items[np.argsort(-weights, kind="stable")]
-        rows.append({"user": int(user), "recommended": recommended, "most_attended": int(by_attention[0]),
+        rows.append({"user": int(user), "recommended": int(top), "most_attended": int(by_attention[0]),
                      "most_influential": influential, "agree": int(by_attention[0]) == influential,
                      "attention_rank": int(np.flatnonzero(by_attention == influential)[0]) + 1})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["user", "recommended", "most_attended", "most_influential", "agree",
+                                       "attention_rank"])
