@@ -15,7 +15,10 @@ the target last, so that sequence models read "after these comes the target". `e
 measures the share of real users whose top ``k`` holds the target. `degsim` is a simple detector:
 fake profiles built by one recipe resemble each other far more than real users do (the "degree
 of similarity with top neighbours" of Paul-Alexandru Chirita, Wolfgang Nejdl and Cristian Zamfir,
-"Preventing Shilling Attacks in Online Recommender Systems", WIDM 2005).
+"Preventing Shilling Attacks in Online Recommender Systems", WIDM 2005). `rdma` is the other
+signal of that paper, the *rating deviation from mean agreement*: how far a user's ratings stray
+from each item's mean. The average attack copies the item means into its fillers, so its profiles
+stray the least of all; an attack that rates its fillers at random strays the most.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ import pandas as pd
 
 from .data import Interactions
 
-__all__ = ["shilling", "exposure", "degsim"]
+__all__ = ["shilling", "exposure", "degsim", "rdma"]
 
 
 def shilling(train: Interactions, target: int, *, n_fake: int = 50, n_filler: int = 30, filler: str = "bandwagon",
@@ -84,3 +87,24 @@ def degsim(train: Interactions, *, k: int = 10) -> np.ndarray:
 
     S = column_similarity(train.binary().T, "cosine", k_neighbours=k)  # (n_users, n_users), k per row, no self
     return np.asarray(S.sum(axis=1), dtype=np.float64).ravel() / k  # pruned pairs share nothing: cosine 0
+
+
+def rdma(train: Interactions) -> np.ndarray:
+    """Each user's rating deviation from mean agreement (Chirita et al., WIDM 2005), shape (n_users,).
+
+    ``RDMA_u = (1 / N_u) Σ_i |r_ui − mean_i| / NR_i`` over the ``N_u`` items user ``u`` rated, with
+    ``mean_i`` and ``NR_i`` the mean and the number of ratings of item ``i`` in ``train``. Dividing by
+    ``NR_i`` makes a deviation on a rarely rated item count more. NaN for users without ratings.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 0, 1], "rating": [5.0, 3.0, 1.0, 3.0],
+    ...                   "timestamp": [0, 1, 2, 3]})
+    >>> rdma(Interactions.from_frames(r))   # item 0: mean 3 of 2 ratings, item 1: mean 3
+    array([0.5, 0.5])
+    """
+    r = train.ratings
+    by_item = r.groupby("item")["rating"]
+    mean, n = by_item.transform("mean").to_numpy(), by_item.transform("size").to_numpy()
+    deviation = pd.Series(np.abs(r["rating"].to_numpy() - mean) / n).groupby(r["user"].to_numpy()).mean()
+    return deviation.reindex(range(train.n_users)).to_numpy(dtype=np.float64)

@@ -158,7 +158,7 @@ def calibrate(scores, item_genres, target, lam: float, *, k: int = 10, n_candida
         for slot in range(min(k, len(items))):
             mixes = (mix[None, :] + dist[items]) / (slot + 1)  # (c, n_genres): the list with each candidate
             q = (1 - alpha) * mixes + alpha * p[None, :]
-            with np.errstate(divide="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"):  # genres outside p: masked by the where
                 kl = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0) / q), 0.0).sum(axis=1)
             gain = (1 - lam) * (total + rel) - lam * kl
             gain[~free] = -np.inf

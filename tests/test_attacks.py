@@ -81,3 +81,19 @@ def test_degsim_is_the_mean_of_the_top_k_cosines_and_ranks_the_shills_first():
     assert set(suspects) == set(range(train.n_users, train.n_users + 10))
     with pytest.raises(ValueError, match="k=0"):
         degsim(poisoned, k=0)
+
+
+def test_rdma_by_hand_and_the_average_attack_strays_least():
+    from reclab.attacks import rdma
+
+    train = make_synthetic(n_users=60, n_items=50, length=(8, 15), seed=5)
+    r = train.ratings
+    got = rdma(train)
+    for u in (0, 9, 31):  # by hand: |r - item mean| / item count, averaged over the user's ratings
+        mine = r[r["user"] == u]
+        terms = [abs(row.rating - r.loc[r["item"] == row.item, "rating"].mean()) / (r["item"] == row.item).sum()
+                 for row in mine.itertuples()]
+        assert got[u] == pytest.approx(np.mean(terms))
+    poisoned = shilling(train, rare_item(train), n_fake=6, n_filler=10, filler="random")
+    scores = rdma(poisoned)  # fillers at the item mean deviate 0; only the target deviates
+    assert set(np.argsort(scores, kind="stable")[:6]) == set(range(train.n_users, train.n_users + 6))

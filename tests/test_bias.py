@@ -48,11 +48,12 @@ def test_bad_input_is_named(call, message):
 def test_the_docstring_examples_of_the_beyond_accuracy_modules_hold():
     import doctest
 
+    import reclab.attacks
     import reclab.bias
     import reclab.rerank
     import reclab.stats
 
-    for module in (reclab.bias, reclab.rerank, reclab.stats):
+    for module in (reclab.attacks, reclab.bias, reclab.rerank, reclab.stats):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 0, module.__name__
 
