@@ -13,6 +13,7 @@ from pathlib import Path
 SECONDS = {  # nbval wall time of each notebook alone (this session, on a shared box: relative weights)
     "08-transformers.ipynb": 490,
     "09-large-models.ipynb": 260,
+    "10-beyond-accuracy.ipynb": 250,
     "07-rnn.ipynb": 320,
     "06-neural-cf.ipynb": 130,
     "03-neighbourhood.ipynb": 36,

@@ -19,7 +19,19 @@ from .data import Split
 from .evaluation import Evaluator
 from .stats import bootstrap_ci, group_test
 
-__all__ = ["by_group", "age_bands"]
+__all__ = ["by_group", "age_bands", "user_column"]
+
+
+def user_column(data, groups):
+    """``groups`` itself, or, when it is a string, that column of ``data.users`` (KeyError if absent)."""
+    if not isinstance(groups, str):
+        return groups
+    users = data.users
+    if users is None or groups not in users.columns:
+        have = [] if users is None else list(users.columns)
+        raise KeyError(f"groups={groups!r} is not a column of the user table (it has {have}); pass one of them, "
+                       "or an array with a label per user.")
+    return users[groups].to_numpy()
 
 
 def age_bands(ages, edges=(18, 25, 35, 45, 50, 56)) -> pd.Series:
@@ -39,7 +51,8 @@ def by_group(model, split: Split, groups, *, k: int = 10, metric: str = "NDCG", 
     split : the split it was fitted on; ``part`` ("valid" or "test") is evaluated, the history
         scored from and masked as in `reclab.evaluate`.
     groups : (n_users,) a group label per user (0-based user index order), e.g.
-        ``data.users["gender"]`` or ``age_bands(data.users["age"])``; missing labels leave the user out.
+        ``data.users["gender"]`` or ``age_bands(data.users["age"])``, or the name of a column of
+        ``split.train.users`` (``"gender"``); missing labels leave the user out.
     k, metric : the cut-off and a ranking metric (HR, NDCG, MRR, MAP, Precision, Recall).
     ci, seed : the bootstrap intervals and the permutation test (`reclab.stats.group_test`).
 
@@ -50,7 +63,7 @@ def by_group(model, split: Split, groups, *, k: int = 10, metric: str = "NDCG", 
     """
     if part not in ("valid", "test"):
         raise ValueError(f"part={part!r} is not supported; use 'valid' or 'test'.")
-    labels = pd.Series(np.asarray(groups, dtype=object))
+    labels = pd.Series(np.asarray(user_column(split.train, groups), dtype=object))
     if len(labels) != split.train.n_users:
         raise ValueError(f"groups has {len(labels)} labels for {split.train.n_users} users; pass one per user, "
                          "in user index order (e.g. data.users['gender']).")

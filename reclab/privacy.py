@@ -23,7 +23,9 @@ __all__ = ["attribute_inference", "blurme", "forget"]
 
 
 def _labels(train: Interactions, labels) -> np.ndarray:
-    y = np.asarray(pd.Series(np.asarray(labels, dtype=object)).astype(str))
+    from .fairness import user_column
+
+    y = np.asarray(pd.Series(np.asarray(user_column(train, labels), dtype=object)).astype(str))
     if len(y) != train.n_users:
         raise ValueError(f"labels has {len(y)} entries for {train.n_users} users; pass one per user, in user index "
                          "order (e.g. data.users['gender']).")
@@ -46,7 +48,8 @@ def attribute_inference(train: Interactions, labels, *, attacked: Interactions |
     Parameters
     ----------
     train : the ratings the attacker learns from.
-    labels : (n_users,) the private attribute, two values (e.g. ``data.users["gender"]``).
+    labels : (n_users,) the private attribute, two values (e.g. ``data.users["gender"]``), or the
+        name of a column of ``train.users`` (``"gender"``).
     attacked : the ratings of the users under attack (same users and items as ``train``).
     folds : stratified cross-validation folds.
     C : the inverse L2 strength of the logistic regression.

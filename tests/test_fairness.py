@@ -39,6 +39,8 @@ def test_missing_labels_leave_users_out_and_bad_labels_are_named(split):
     assert list(table.index) == ["x"] and table.loc["x", "n_users"] <= split.train.n_users - 30
     with pytest.raises(ValueError, match="groups has 5 labels"):
         by_group(model, split, ["a"] * 5)
+    with pytest.raises(KeyError, match="groups='income' is not a column"):
+        by_group(model, split, "income")
     with pytest.raises(ValueError, match="part='train'"):
         by_group(model, split, groups, part="train")
 
@@ -57,3 +59,18 @@ def test_group_test_separates_a_planted_gap_and_not_noise():
 def test_age_bands_follow_the_movielens_edges():
     assert list(age_bands([7, 18, 24, 25, 49, 50, 56, 73])) == [
         "under 18", "18-24", "18-24", "25-34", "45-49", "50-55", "56+", "56+"]
+
+
+def test_a_column_name_reads_the_user_table(split):
+    from dataclasses import replace
+
+    from reclab.privacy import attribute_inference
+
+    model = EASE(reg=5.0).fit(split.train)
+    groups = np.where(np.arange(split.train.n_users) % 4 == 0, "A", "B")
+    train = replace(split.train, users=pd.DataFrame({"group": groups}))
+    named = by_group(model, Split(train, split.valid, split.test), "group")
+    pd.testing.assert_frame_equal(named, by_group(model, split, groups))
+    assert attribute_inference(train, "group") == attribute_inference(split.train, groups)
+    with pytest.raises(KeyError, match=r"it has \['group'\]"):
+        attribute_inference(train, "gender")
