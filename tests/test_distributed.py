@@ -2,14 +2,16 @@
 
 Each test launches ``python -m torch.distributed.run --nproc_per_node 2`` on a worker script written
 to ``tmp_path``; the workers write their results (weights, histories) to files there, and the test
-compares them with a reference computed here, in one process. The phase-one launch runs several
-jobs in a row (fit_net is called several times in the same processes, as a script may), so the
-file starts 3 launches in all.
+compares them with a reference computed here, in one process. A launch costs seconds (two
+interpreters import torch), so the file starts only two: phase one runs every job that needs no
+earlier launch, in a row (fit_net is called several times in the same processes, as a script may);
+phase two resumes phase one's checkpoint, then runs the job that must fail.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -34,8 +36,6 @@ WORKER = textwrap.dedent('''
 
     torch.set_num_threads(1)
     import reclab.train as train
-    from reclab.data import leave_last_out, make_synthetic
-    from reclab.models import SASRec
 
     out, jobs = Path(sys.argv[1]), sys.argv[2].split(",")
     r = train.rank()
@@ -94,6 +94,9 @@ WORKER = textwrap.dedent('''
             one_step(16)
             one_step(15)  # uneven: slices of 7 and 8 rows
         elif job == "sasrec":
+            from reclab.data import leave_last_out, make_synthetic
+            from reclab.models import SASRec
+
             split = leave_last_out(make_synthetic(n_users=64, n_items=30, length=(8, 14), seed=3))
             model = SASRec(n_factors=16, n_blocks=1, max_len=16, dropout=0.0, n_epochs=6, batch_size=16,
                            lr=1e-2, patience=2, device="cpu", seed=0).fit(split.train, valid=split.valid)
@@ -162,6 +165,7 @@ def phase_one(tmp_path_factory, loopback):
     """One launch for the jobs that need no earlier launch: their output folder."""
     out = tmp_path_factory.mktemp("ddp")
     ok(torchrun(out, loopback, "env,step,sasrec,stop,full,half"))
+    shutil.copy(out / "half.ckpt", out / "half_as_written.ckpt")  # phase two rewrites half.ckpt
     return out
 
 
@@ -221,6 +225,12 @@ def test_uneven_batch_averages_the_slice_means_as_documented(phase_one):
     assert max_diff(step, global_mean) > 1e-4  # the weighting is visible: it is not the global mean
 
 
+@pytest.fixture(scope="module")
+def phase_two(phase_one, loopback):
+    """The second launch: resume phase one's 2-epoch checkpoint to 4 epochs, then the failing job."""
+    return torchrun(phase_one, loopback, "resume,tiny")
+
+
 def test_sasrec_with_two_processes_reaches_the_single_process_validation_ndcg(phase_one, one_thread):
     split = leave_last_out(make_synthetic(n_users=64, n_items=30, length=(8, 14), seed=3))
     single = SASRec(n_factors=16, n_blocks=1, max_len=16, dropout=0.0, n_epochs=6, batch_size=16, lr=1e-2,
@@ -230,10 +240,12 @@ def test_sasrec_with_two_processes_reaches_the_single_process_validation_ndcg(ph
     assert runs[0] == runs[1]  # one decision: same epochs, same best epoch, same (broadcast) metric
     assert all(torch.equal(nets[0][k], nets[1][k]) for k in nets[0])  # identical best weights
     # not exact even without dropout: SASRec's loss is a mean over non-padding positions, and each
-    # process averages over its own positions before DDP averages the two; the tolerance is
-    # measured (the gap was TOLERANCE_NOTE) and below the spread between seeds of one process
-    assert abs(runs[0]["best_value"] - single.history_.best_value) < 0.05
-    assert len(runs[0]["valid"]) == len(single.history_.frame) or abs(len(runs[0]["valid"]) - len(single.history_.frame)) <= 2
+    # process averages over its own positions before DDP averages the two, so the steps differ a
+    # little. Measured: the same best value, and at most 0.007 apart on any epoch; allowed 0.03, a
+    # third of the spread of the best value over seeds 0-3 of one process (0.69 to 0.79)
+    assert len(runs[0]["valid"]) == len(single.history_.frame)
+    assert np.abs(np.array(runs[0]["valid"]) - single.history_.frame["valid"].to_numpy()).max() < 0.03
+    assert abs(runs[0]["best_value"] - single.history_.best_value) < 0.03
 
 
 def test_only_process_zero_validates_and_all_stop_together(phase_one):
@@ -243,12 +255,12 @@ def test_only_process_zero_validates_and_all_stop_together(phase_one):
     assert all(torch.equal(nets[0][k], nets[1][k]) for k in nets[0])
 
 
-def test_only_process_zero_writes_and_resume_continues_the_run(phase_one, loopback):
+def test_only_process_zero_writes_and_resume_continues_the_run(phase_one, phase_two):
     halves = [json.loads((phase_one / f"half_{r}.json").read_text()) for r in range(2)]
     assert [h["checkpoint_saves"] for h in halves] == [2, 0]  # one write per epoch, all by process 0
-    state = load(phase_one / "half.ckpt")
+    state = load(phase_one / "half_as_written.ckpt")
     assert state["epoch"] == 2 and len(state["rank_rng"]) == 2
-    ok(torchrun(phase_one, loopback, "resume"))
+    assert (phase_one / "resume_1.json").exists(), f"the resume job failed:\n{phase_two.stderr[-5000:]}"
     resumed = [json.loads((phase_one / f"resume_{r}.json").read_text()) for r in range(2)]
     full = json.loads((phase_one / "full_0.json").read_text())
     assert [h["checkpoint_saves"] for h in resumed] == [2, 0]  # epochs 3 and 4
@@ -261,8 +273,8 @@ def test_only_process_zero_writes_and_resume_continues_the_run(phase_one, loopba
     assert load(phase_one / "half.ckpt")["epoch"] == 4
 
 
-def test_world_size_larger_than_a_batch_is_a_clear_error(tmp_path, loopback):
-    run = torchrun(tmp_path, loopback, "tiny")
+def test_world_size_larger_than_a_batch_is_a_clear_error(phase_two):
+    run = phase_two
     assert run.returncode != 0
     output = run.stdout + run.stderr
     assert "has 1 row(s), fewer than world_size=2 processes" in output
