@@ -40,7 +40,9 @@ and on two machines of 8 GPUs each (the same command on both, HOST the address o
     torchrun --nnodes 2 --node_rank 0 --rdzv_backend c10d --rdzv_endpoint HOST:29500 --nproc_per_node 8 fit.py
     torchrun --nnodes 2 --node_rank 1 --rdzv_backend c10d --rdzv_endpoint HOST:29500 --nproc_per_node 8 fit.py
 
-(``--nproc_per_node 2`` on a CPU machine trains in two processes, to try it out.) What happens:
+(``--nproc_per_node 2`` on a CPU machine trains in two processes, to try it out.) Every process
+runs the whole script and must make the same `fit_net` calls (they wait for each other). What
+happens:
 
 - the process group is initialised from the environment unless the script did it first: backend
   ``nccl`` on CUDA, each process on ``cuda:LOCAL_RANK`` (device "auto" or "cuda"), ``gloo`` on the
@@ -219,7 +221,7 @@ def _distributed_device(device: str | torch.device) -> torch.device:
     if kind == "mps":
         raise ValueError(f"device={device!r} cannot train with DistributedDataParallel (torch has no "
                          f"collectives on Apple's MPS); pass device='cpu', or run in one process.")
-    if kind in ("auto", "cuda") and ":" not in str(device) and (kind == "cuda" or torch.cuda.is_available()):
+    if kind in ("auto", "cuda") and ":" not in str(device) and torch.cuda.is_available():
         if local_rank() >= torch.cuda.device_count():
             raise ValueError(f"LOCAL_RANK={local_rank()} needs GPU cuda:{local_rank()}, but this machine has "
                              f"{torch.cuda.device_count()} (device={device!r}); launch at most "
@@ -227,7 +229,7 @@ def _distributed_device(device: str | torch.device) -> torch.device:
         device = f"cuda:{local_rank()}"  # one GPU per process, numbered on each machine
     elif kind == "auto":
         device = "cpu"
-    dev = pick_device(device)
+    dev = pick_device(device)  # "cuda" on a machine without a GPU: its clear error
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     if not _initialised():
