@@ -266,7 +266,7 @@ def _shard(batch: dict, part: int, parts: int, label: str, epoch: int, b: int) -
 
 
 def _rank_seed(seed: int, *keys: int) -> int:
-    """A torch seed derived from ``(seed, *keys)``: a process's own stream, so dropout masks differ between processes."""
+    """A torch seed derived from ``(seed, *keys)``: a process's own stream (dropout masks differ between processes)."""
     return int(np.random.SeedSequence([seed, *keys]).generate_state(1, np.uint64)[0])
 
 

@@ -25,7 +25,7 @@ import torch
 import reclab
 from reclab.data import leave_last_out, make_synthetic
 from reclab.models import SASRec
-from reclab.train import fit_net, is_main_process, local_rank, rank, world_size
+from reclab.train import is_main_process, local_rank, rank, world_size
 
 WORKER = textwrap.dedent('''
     import json, sys
@@ -69,10 +69,10 @@ WORKER = textwrap.dedent('''
     X = torch.randn(64, 4, generator=torch.Generator().manual_seed(1))
     Y = torch.stack([X @ torch.tensor([1.0, -2.0, 0.5, 0.0]), X[:, 0]], 1)
 
-    def batches(rng, size=16):
+    def batches(rng):
         order = torch.from_numpy(rng.permutation(len(X)))
-        for start in range(0, len(X), size):
-            idx = order[start: start + size]
+        for start in range(0, len(X), 16):
+            idx = order[start: start + 16]
             yield {"x": X[idx], "y": Y[idx][:, 0], "note": "a value that is not a tensor"}
 
     def metric(net):  # deterministic in eval mode
@@ -183,7 +183,8 @@ def load(path: Path) -> dict:
 
 def test_helpers_name_the_process(phase_one):
     envs = [json.loads((phase_one / f"env_{r}.json").read_text()) for r in range(2)]
-    assert envs == [{"rank": 0, "world": 2, "local": 0, "main": True}, {"rank": 1, "world": 2, "local": 1, "main": False}]
+    assert envs == [{"rank": 0, "world": 2, "local": 0, "main": True},
+                    {"rank": 1, "world": 2, "local": 1, "main": False}]
     assert (rank(), world_size(), local_rank(), is_main_process()) == (0, 1, 0, True)  # this plain process
 
 
