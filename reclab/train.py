@@ -25,9 +25,63 @@ Resuming refuses a checkpoint that does not continue this run: written with anot
 net (keys or shapes), or not a checkpoint at all (truncated, another kind of file). The error names
 the file and the fix: pass the settings it was written with, or pass a new checkpoint path to start
 a new run (fit_net never deletes the file).
+
+Distributed data parallel (several processes, one per GPU or CPU socket). Launched by ``torchrun``
+(which sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT), `fit_net` trains with
+PyTorch's DistributedDataParallel (DDP: Li et al., "PyTorch Distributed: Experiences on
+Accelerating Data Parallel Training", VLDB 2020, https://arxiv.org/abs/2006.15704), with no change
+to the model or the script: ``SASRec(...).fit(train, valid=valid)`` in ``fit.py`` runs on 8 GPUs of
+one machine with ::
+
+    torchrun --standalone --nproc_per_node 8 fit.py
+
+and on two machines of 8 GPUs each (the same command on both, HOST the address of the first) with ::
+
+    torchrun --nnodes 2 --node_rank 0 --rdzv_backend c10d --rdzv_endpoint HOST:29500 --nproc_per_node 8 fit.py
+    torchrun --nnodes 2 --node_rank 1 --rdzv_backend c10d --rdzv_endpoint HOST:29500 --nproc_per_node 8 fit.py
+
+(``--nproc_per_node 2`` on a CPU machine trains in two processes, to try it out.) Every process
+runs the whole script and must make the same `fit_net` calls (they wait for each other). What
+happens:
+
+- the process group is initialised from the environment unless the script did it first: backend
+  ``nccl`` on CUDA, each process on ``cuda:LOCAL_RANK`` (device "auto" or "cuda"), ``gloo`` on the
+  CPU; it is left initialised, for the script's own collectives;
+- every process calls ``batches(rng)`` with the same rng, so they see the same batches in the same
+  order, and each takes its contiguous slice of the rows of every batch (of every tensor whose first
+  axis has the batch's row count; other values go whole to every process). DDP averages the
+  gradients, so one step sees the same global batch as in one process: for a loss that is a mean
+  over rows and a batch whose rows divide evenly, the step is the single-process step up to float
+  rounding. Uneven batches are neither dropped nor padded: the slices differ by at most one row, so
+  a row of a shorter slice weighs a little more (by at most a factor n / (n - world_size) for n rows).
+  A loss that is a mean over something else (SASRec's over non-padding positions) is averaged per
+  process first, so it is close to, not equal to, the single-process loss. A batch with fewer rows
+  than processes is a ValueError; ``batches`` must draw its randomness from ``rng`` only, or the
+  processes would see different batches;
+- dropout and sampling inside ``loss`` use a torch stream per process (process r > 0 seeded from
+  ``(seed, r)``), so runs are repeatable but not bit-identical to one process;
+- the "loss" column of the history is the mean over processes; ``validate`` runs on process 0 only
+  (the others wait) and its value is broadcast, so every process takes the same early-stopping
+  decision, stops at the same epoch and restores the same best weights; the processes hold identical
+  weights throughout (the same averaged gradients and the same optimiser step);
+- only process 0 shows the progress bar and writes the checkpoint (with every process's random
+  state); on resume every process reads the file (on a file system they all see) after a barrier,
+  and every process returns only once the last checkpoint is written. A checkpoint resumes under
+  another number of processes too, but then the per-process random streams start afresh.
+
+`rank`, `world_size`, `local_rank` and `is_main_process` tell a script which process it is, e.g. to
+write its results once: ``if is_main_process(): table.to_csv(...)``.
+
+Data parallelism copies the whole net into every process. When the embedding tables no longer fit
+in one device's memory (hundreds of millions of ids, as in industrial CTR models) the next step is
+model parallelism: tables sharded row- or table-wise across devices, with an all-to-all exchange of
+the looked-up rows and data parallelism for the small dense part, as DLRM (Naumov et al. 2019,
+https://arxiv.org/abs/1906.00091) and TorchRec's ``DistributedModelParallel`` do. reclab's tables
+(at most a few million rows) fit one device, so it stops at DDP.
 """
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
 import math
@@ -41,10 +95,13 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from .utils import pick_device
 
-__all__ = ["History", "fit_net", "pick_device", "validation_ndcg"]
+__all__ = ["History", "fit_net", "is_main_process", "local_rank", "pick_device", "rank", "validation_ndcg",
+           "world_size"]
 
 Batches = Callable[[np.random.Generator], Iterable[dict[str, torch.Tensor]]]
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -97,6 +154,144 @@ class History:
 _COLUMNS = ["epoch", "loss", "valid", "seconds", "valid_seconds"]
 
 
+# ---------------------------------------------------------------- distributed data parallel
+def _initialised() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ValueError(f"the environment variable {name}={value!r} must be an int (torchrun sets it); "
+                         f"unset it to run in one process.") from None
+
+
+def world_size() -> int:
+    """The number of training processes: the process group's size, else WORLD_SIZE, else 1.
+
+    Examples
+    --------
+    >>> world_size()   # a plain python process
+    1
+    """
+    return dist.get_world_size() if _initialised() else _env_int("WORLD_SIZE", 1)
+
+
+def rank() -> int:
+    """This process's number among all processes (0 to ``world_size() - 1``); 0 in a plain process.
+
+    Read from the process group when it exists, else from RANK (set by ``torchrun``), so a script
+    may ask before it trains.
+
+    Examples
+    --------
+    >>> rank()
+    0
+    """
+    return dist.get_rank() if _initialised() else _env_int("RANK", 0)
+
+
+def local_rank() -> int:
+    """This process's number on its own machine (LOCAL_RANK, set by ``torchrun``): its GPU; 0 by default.
+
+    Examples
+    --------
+    >>> local_rank()
+    0
+    """
+    return _env_int("LOCAL_RANK", 0)
+
+
+def is_main_process() -> bool:
+    """True on process 0 (and in a plain process): the one that logs, checkpoints and should write files.
+
+    Examples
+    --------
+    >>> if is_main_process():            # doctest: +SKIP
+    ...     history.frame.to_csv("history.csv")
+    """
+    return rank() == 0
+
+
+def _distributed_device(device: str | torch.device) -> torch.device:
+    """This process's device, with the process group initialised (from the environment) if it is not yet."""
+    kind = str(device).split(":")[0]
+    if kind == "mps":
+        raise ValueError(f"device={device!r} cannot train with DistributedDataParallel (torch has no "
+                         f"collectives on Apple's MPS); pass device='cpu', or run in one process.")
+    if kind in ("auto", "cuda") and ":" not in str(device) and torch.cuda.is_available():
+        if local_rank() >= torch.cuda.device_count():
+            raise ValueError(f"LOCAL_RANK={local_rank()} needs GPU cuda:{local_rank()}, but this machine has "
+                             f"{torch.cuda.device_count()} (device={device!r}); launch at most "
+                             f"--nproc_per_node {torch.cuda.device_count()}, or pass device='cpu'.")
+        device = f"cuda:{local_rank()}"  # one GPU per process, numbered on each machine
+    elif kind == "auto":
+        device = "cpu"
+    dev = pick_device(device)  # "cuda" on a machine without a GPU: its clear error
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if not _initialised():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo",
+                                device_id=dev if dev.type == "cuda" else None)
+        atexit.register(_destroy)
+    if dist.get_backend() == "nccl" and dev.type != "cuda":
+        raise ValueError(f"the process group's backend is nccl, which only moves CUDA tensors, but device={device!r} "
+                         f"trains on the CPU; pass device='auto' or 'cuda', or initialise the group with 'gloo'.")
+    return dev
+
+
+def _destroy() -> None:
+    """At exit, release the group fit_net created (NCCL warns about a group left to the interpreter)."""
+    if _initialised():
+        dist.destroy_process_group()
+
+
+def _shard(batch: dict, part: int, parts: int, label: str, epoch: int, b: int) -> dict:
+    """Process ``part``'s contiguous slice of the rows of ``batch`` (slices differ by at most one row)."""
+    n = next((v.shape[0] for v in batch.values() if torch.is_tensor(v) and v.ndim), None)
+    if n is None:
+        raise ValueError(f"{label}: batch {b} of epoch {epoch} holds no tensor with a row axis, so it cannot be "
+                         f"split across world_size={parts} processes; yield dicts of (rows, ...) tensors.")
+    if n < parts:
+        raise ValueError(
+            f"{label}: batch {b} of epoch {epoch} has {n} row(s), fewer than world_size={parts} processes, and "
+            f"every process needs at least one row of every batch; launch fewer processes (torchrun "
+            f"--nproc_per_node) or make every batch (the last one too) at least {parts} rows: a larger batch "
+            f"size, or more training data."
+        )
+    lo, hi = part * n // parts, (part + 1) * n // parts
+    return {k: v[lo:hi] if torch.is_tensor(v) and v.ndim and v.shape[0] == n else v for k, v in batch.items()}
+
+
+def _rank_seed(seed: int, *keys: int) -> int:
+    """A torch seed derived from ``(seed, *keys)``: a process's own stream (dropout masks differ between processes)."""
+    return int(np.random.SeedSequence([seed, *keys]).generate_state(1, np.uint64)[0])
+
+
+def _broadcast_float(value: float, dev: torch.device) -> float:
+    """Process 0's ``value``, on every process."""
+    tensor = torch.tensor([value], dtype=torch.float64, device=dev)
+    dist.broadcast(tensor, src=0)
+    return float(tensor.item())
+
+
+def _rng_state(dev: torch.device) -> dict:
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None}
+
+
+class _LossOf(torch.nn.Module):
+    """``net.loss`` as ``forward``: DDP synchronises the gradients of what its forward computed."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return self.net.loss(batch)
+
+
 def _fit_net(
     net: torch.nn.Module,
     batches: Batches,
@@ -147,12 +342,16 @@ def _fit_net(
     progress : show a tqdm bar over epochs with the loss and validation metric.
     name : a label for the progress bar, the errors and the plot.
 
+    Under ``torchrun`` (WORLD_SIZE > 1) the same call trains with DistributedDataParallel, each
+    process on its slice of every batch; see the module docstring for what changes.
+
     Raises
     ------
     FloatingPointError
         When a batch gives a NaN or infinite loss; the message names the epoch and the batch.
     ValueError
-        When ``resume`` meets a checkpoint that is unreadable or does not continue this run.
+        When ``resume`` meets a checkpoint that is unreadable or does not continue this run; under
+        DDP, when a batch has fewer rows than there are processes.
 
     Examples
     --------
@@ -172,7 +371,9 @@ def _fit_net(
         raise ValueError(f"optimizer={optimizer!r} is not supported; use one of {sorted(OPTIMIZERS)}.")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<the file to resume from>.")
-    dev = pick_device(device)
+    parts = world_size()
+    dev = _distributed_device(device) if parts > 1 else pick_device(device)
+    part, main = (rank(), is_main_process()) if parts > 1 else (0, True)
     label = name or type(net).__name__
     net.to(dev)
     trained = [p for p in net.parameters() if p.requires_grad]
@@ -180,32 +381,57 @@ def _fit_net(
     rows: list[dict] = []
     best = {"epoch": None, "value": None, "state": None}
     bad_epochs, stopped, start = 0, False, 1
-    torch.manual_seed(seed)
+    torch.manual_seed(seed if part == 0 else _rank_seed(seed, part))
 
     settings = {"optimizer": optimizer, "lr": float(lr), "weight_decay": float(weight_decay),
                 "clip": None if clip is None else float(clip), "seed": int(seed),
                 "patience": None if patience is None else int(patience)}
-    if resume and Path(checkpoint).exists():
+    found = resume and Path(checkpoint).exists()
+    if resume and parts > 1:
+        dist.barrier()  # the file is complete: every process returns from fit_net after the last write
+        seen = [None] * parts
+        dist.all_gather_object(seen, found)
+        if any(seen) and not all(seen):
+            raise ValueError(f"checkpoint {checkpoint} exists for process(es) {[r for r in range(parts) if seen[r]]} "
+                             f"but not for {[r for r in range(parts) if not seen[r]]}: process 0 writes it, and "
+                             f"every process reads it; put it on a file system all machines share.")
+    if found:
         state = _load_checkpoint(checkpoint, net, settings, n_epochs)
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
         if dev.type == "cuda" and state["cuda_rng"]:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if parts > 1:
+            own = state.get("rank_rng") or []
+            if len(own) == parts:  # the same number of processes: each continues its own streams
+                torch.set_rng_state(own[part]["torch"])
+                if dev.type == "cuda" and own[part]["cuda"] is not None:
+                    torch.cuda.set_rng_state(own[part]["cuda"], dev)
+            elif part > 0:  # another number of processes: fresh streams, derived from the epoch reached
+                torch.manual_seed(_rank_seed(seed, part, int(state["epoch"])))
         rows = [dict(zip(_COLUMNS, values)) for values in zip(*(state["history"][c] for c in _COLUMNS))]
         best = {"epoch": state["best_epoch"], "value": state["best_value"], "state": state["best_net"]}
         bad_epochs, stopped, start = state["bad_epochs"], state["stopped"], state["epoch"] + 1
 
+    # after the resume, so the weights it broadcasts from process 0 are the resumed ones;
+    # static_graph: a net may leave a parameter out of its loss (fit_net knows no model); DDP finds
+    # which in the first step, without find_unused_parameters' graph traversal at every step
+    model = net if parts == 1 else DistributedDataParallel(
+        _LossOf(net), device_ids=[dev.index] if dev.type == "cuda" else None, static_graph=True)
+    forward = net.loss if parts == 1 else model
     epochs = range(start, n_epochs + 1) if not stopped else range(0)
-    bar = _progress(len(epochs), progress, label)
+    bar = _progress(len(epochs), progress and main, label)
     for epoch in epochs:
-        net.train()
+        model.train()
         tic, total, count = time.perf_counter(), 0.0, 0
         for b, batch in enumerate(batches(np.random.default_rng([seed, epoch]))):
+            if parts > 1:
+                batch = _shard(batch, part, parts, label, epoch, b)
             batch = {k: v.to(dev, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
             opt.zero_grad(set_to_none=True)
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp and dev.type == "cuda"):
-                loss = net.loss(batch)
+                loss = forward(batch)
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise FloatingPointError(
@@ -219,13 +445,20 @@ def _fit_net(
             total, count = total + value, count + 1
         if count == 0:
             raise ValueError(f"{label}: batches(rng) yielded no batch at epoch {epoch}; check the training data.")
+        if parts > 1:  # the mean over processes (each process saw its slice of every batch)
+            summed = torch.tensor([total], dtype=torch.float64, device=dev)
+            dist.all_reduce(summed)
+            total = float(summed.item()) / parts
         seconds = time.perf_counter() - tic
 
         metric, tic = float("nan"), time.perf_counter()
         if validate is not None:
             net.eval()
-            with torch.no_grad():
-                metric = float(validate(net))
+            if main:  # validation is not split: one process scores, the others wait at the broadcast
+                with torch.no_grad():
+                    metric = float(validate(net))
+            if parts > 1:
+                metric = _broadcast_float(metric, dev)
             if best["value"] is None or metric > best["value"]:  # NaN never improves
                 best = {"epoch": epoch, "value": metric, "state": _cpu_copy(net.state_dict())}
                 bad_epochs = 0
@@ -243,12 +476,19 @@ def _fit_net(
                 bar.start_t = start  # keep the elapsed time
                 bar.update(done)
         if checkpoint is not None:
-            _save(checkpoint, net, opt, dev, rows, best, bad_epochs, stopped, epoch, settings)
+            rank_rng = None
+            if parts > 1:
+                rank_rng = [None] * parts
+                dist.all_gather_object(rank_rng, _rng_state(dev))
+            if main:
+                _save(checkpoint, net, opt, dev, rows, best, bad_epochs, stopped, epoch, settings, rank_rng)
         if stopped:
             break
 
     if bar is not None:
         bar.close()
+    if parts > 1 and checkpoint is not None:
+        dist.barrier()  # the last checkpoint is on disk before any process goes on (and may read it)
     if best["state"] is not None:
         net.load_state_dict(best["state"])
     net.eval()
@@ -268,7 +508,7 @@ def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
-def _save(path, net, optimizer, dev, rows, best, bad_epochs, stopped, epoch, settings) -> None:
+def _save(path, net, optimizer, dev, rows, best, bad_epochs, stopped, epoch, settings, rank_rng=None) -> None:
     """Write the checkpoint to a temporary file, then rename: a crash never leaves half a file."""
     state = {
         "epoch": epoch,
@@ -283,6 +523,7 @@ def _save(path, net, optimizer, dev, rows, best, bad_epochs, stopped, epoch, set
         "bad_epochs": bad_epochs,
         "stopped": stopped,
         "settings": settings,
+        "rank_rng": rank_rng,  # under DDP, every process's random state (process 0's is torch_rng too)
     }
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
