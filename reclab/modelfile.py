@@ -24,12 +24,18 @@ def _class_name(path: Path) -> str:
     """The class a file written by `Recommender.save` records; ValueError for anything else."""
     fix = "pass a file written by `reclab train` or by model.save(path)"
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if not hasattr(f, "files") or "__meta__" not in f.files:
-                raise ValueError(f"{path} is not a reclab model file (no __meta__ entry); {fix}.")
-            meta = json.loads(str(f["__meta__"]))
-    except (OSError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:  # ValueError: text, or a pickle
         raise ValueError(f"{path} is truncated or not a reclab model file ({type(error).__name__}); {fix}.") from None
+    if not hasattr(loaded, "files"):  # a single .npy array
+        raise ValueError(f"{path} is a single NumPy array, not a reclab model file; {fix}.")
+    with loaded as f:
+        if "__meta__" not in f.files:
+            raise ValueError(f"{path} is not a reclab model file (no __meta__ entry); {fix}.")
+        try:
+            meta = json.loads(str(f["__meta__"]))
+        except (OSError, ValueError, zipfile.BadZipFile) as error:  # a damaged entry, or JSON that is not
+            raise ValueError(f"{path} is truncated or not a reclab model file ({type(error).__name__}); {fix}.") from None
     name = meta.get("class") if isinstance(meta, dict) else None
     if not isinstance(name, str) or name not in models.__all__ or name in ("NotFittedError", "Recommender"):
         raise ValueError(f"{path} records the class {name!r}, which is not a reclab model; {fix}.")
@@ -54,7 +60,8 @@ def load_model(path: str | os.PathLike) -> Recommender:
                                 f"`reclab train --model EASE --out {path}` or pass the right path.")
     cls = getattr(models, _class_name(path))
     if not (isinstance(cls, type) and issubclass(cls, Recommender)):
-        raise ValueError(f"{path} records {cls!r}, which is not a recommender class.")
+        raise ValueError(f"{path} records the class {cls.__name__!r}, which is not a reclab model; pass a file "
+                         "written by `reclab train` or by model.save(path).")
     return cls.load(path)
 
 
@@ -88,7 +95,7 @@ def data_for(model: Recommender, data: str | None = None) -> Interactions:
     if data is not None and data not in SIZES:
         raise ValueError(f"--data {data!r} is not a MovieLens size; choose one of {', '.join(SIZES)}.")
     if data is not None and recorded is not None and data != recorded:
-        raise ValueError(f"{what} (ml-{recorded}), not on ml-{data}; pass --data {recorded} or leave --data out.")
+        raise ValueError(f"{what}, not on ml-{data}; pass --data {recorded} or leave --data out.")
     loaded = load_movielens(data or recorded)
     try:
         model.train_.check_same_ids(loaded, "data")
