@@ -244,3 +244,23 @@ def test_reclab_serve_on_a_port_in_use_is_one_clear_line(loopback, ease_file, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("reclab serve: error: cannot listen on")
     assert f":{port}" in err and "in use" in err
+
+
+def test_views_carried_across_events_equal_views_built_afresh(split):
+    """LiveHistory updates binary, sequences and last items per event; each equals a fresh build."""
+    from reclab.models.markov import last_items
+    from reclab.online import LiveHistory
+
+    live = LiveHistory(_fit("Markov", split))
+    t = int(split.train.ratings["timestamp"].max())
+    events = [(4, 9, t + 1), (4, 9, t + 2), (5, 0, None), (4, 30, t + 3), (4, 2, 5)]  # a repeat, a default time, an old one
+    for user, item, timestamp in events:
+        live.append(user, item, timestamp=timestamp)
+        live.recommend(user, K)  # builds (or reads the carried) views
+        fresh = live.history.with_ratings(live.history.ratings.copy())  # a new object: every view built anew
+        assert (live.history.binary() != fresh.binary()).nnz == 0
+        assert live.history.binary().has_sorted_indices and live.history.binary().dtype == np.float32
+        carried = live.history.view("sequences", lambda d: d.sequences())  # built here only after the old event
+        assert len(carried) == split.train.n_users
+        assert all(np.array_equal(a, b) for a, b in zip(carried, fresh.sequences()))
+        np.testing.assert_array_equal(last_items(live.history), last_items(fresh))
