@@ -39,7 +39,9 @@ def with_items(history: Interactions, user: int, items) -> Interactions:
                          "rating": np.ones(len(items), np.float32),
                          "timestamp": start + np.arange(len(items), dtype=np.int64)})
     kept = ratings[ratings["user"].to_numpy() != user]
-    return history.with_ratings(pd.concat([kept, rows], ignore_index=True), name=f"{history.name}+items")
+    fresh = history.with_ratings(pd.concat([kept, rows], ignore_index=True), name=f"{history.name}+items")
+    _replace_views(history, fresh, user, items)
+    return fresh
 
 
 def _check_items(items, n_items: int) -> np.ndarray:
@@ -72,6 +74,25 @@ def _carry_views(old: Interactions, new: Interactions, user: int, item: int) -> 
     new.view("sequences", lambda d: sequences)
     last = last_items(old).copy()
     last[user] = item
+    new.view("last items", lambda d: last)
+
+
+def _replace_views(old: Interactions, new: Interactions, user: int, items: np.ndarray) -> None:
+    """Give ``new`` (``old`` with ``user``'s rows replaced by ``items``, timed after all others) its views.
+
+    As `_carry_views`: one user's row is rebuilt, the others are shared with ``old``'s views.
+    """
+    row = np.zeros(old.n_items, np.float32)
+    row[items] = 1.0
+    before, after = old.binary()[:user], old.binary()[user + 1:]
+    binary = sp.vstack([before, sp.csr_matrix(row[None, :]), after], format="csr", dtype=np.float32)
+    binary.sort_indices()
+    new.view("binary", lambda d: binary)
+    sequences = list(old.view("sequences", lambda d: d.sequences()))
+    sequences[user] = items.astype(sequences[user].dtype)
+    new.view("sequences", lambda d: sequences)
+    last = last_items(old).copy()
+    last[user] = items[-1]
     new.view("last items", lambda d: last)
 
 

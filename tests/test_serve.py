@@ -249,7 +249,7 @@ def test_reclab_serve_on_a_port_in_use_is_one_clear_line(loopback, ease_file, ca
 def test_views_carried_across_events_equal_views_built_afresh(split):
     """LiveHistory updates binary, sequences and last items per event; each equals a fresh build."""
     from reclab.models.markov import last_items
-    from reclab.online import LiveHistory
+    from reclab.online import LiveHistory, with_items
 
     live = LiveHistory(_fit("Markov", split))
     t = int(split.train.ratings["timestamp"].max())
@@ -264,3 +264,10 @@ def test_views_carried_across_events_equal_views_built_afresh(split):
         assert len(carried) == split.train.n_users
         assert all(np.array_equal(a, b) for a, b in zip(carried, fresh.sequences()))
         np.testing.assert_array_equal(last_items(live.history), last_items(fresh))
+    for user in (0, 4, split.train.n_users - 1):  # a newcomer's one-off history, in the first, a middle, the last slot
+        replaced = with_items(live.history, user, [3, 17, 3, 8])
+        fresh = replaced.with_ratings(replaced.ratings.copy())
+        assert (replaced.binary() != fresh.binary()).nnz == 0 and replaced.binary().has_sorted_indices
+        assert all(np.array_equal(a, b) for a, b in
+                   zip(replaced.view("sequences", lambda d: d.sequences()), fresh.sequences()))
+        np.testing.assert_array_equal(last_items(replaced), last_items(fresh))
