@@ -9,8 +9,10 @@ in its own process on 127.0.0.1. A second process sends a bounded load: ``--requ
 shared by ``--clients`` concurrent clients (threads, one connection each request, urllib), stopped
 at ``--deadline`` seconds whatever is left. The mix is what a live service sees: 80% ``/recommend``
 for a known user, 10% ``/recommend`` for a newcomer's 5 items, 10% ``/events``. An event makes a new
-history, so the next request rebuilds the model's view of it (EASE's binary matrix, SASRec's
-sequences) — the price of real-time updates without a refit, and why p99 sits far above p50.
+history whose views (binary matrix, sequences) are carried over, not rebuilt (`reclab.online`), so
+an event costs about what a recommendation does. The service answers one request at a time (one
+lock: the models' caches are not thread-safe), so with c clients a request waits for about c − 1
+others: latency ≈ c / rps.
 
 Latency is per request, seen by the client (ms, connection included); rps is answered requests per
 second of wall time for the whole load. Numbers, not assertions: the tests check correctness.

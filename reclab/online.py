@@ -3,8 +3,9 @@
 A fitted model scores from whatever history it is given (`reclab.models.base`): EASE, ItemKNN, the
 Markov chain and the sequence models read it, ALS folds the changed users in. So real-time updates
 need no refit: `LiveHistory` keeps the current history as one `Interactions`, `append` adds an
-event as a new row (a new object, so every per-history cache of the model starts afresh), and
-`recommend` scores from it. `with_items` builds the one-off history of a user who brings their own
+event as a new row (a new object, so a model's per-history caches, such as an ALS fold-in, start
+afresh; the views every model reads, binary matrix, sequences and last items, are carried over with
+the one user's row updated instead of rebuilt from every row), and `recommend` scores from it. `with_items` builds the one-off history of a user who brings their own
 items (a newcomer, or a what-if) without touching the live one.
 """
 from __future__ import annotations
