@@ -190,3 +190,12 @@ def test_every_mistake_is_one_line_on_stderr_and_a_non_zero_exit(trained, tmp_pa
         assert err.count("\n") == 1 and "Traceback" not in err, (argv, err)
         assert err.startswith("reclab") and ": error: " in err and words in err, (argv, err)
         assert command == "reclab" or f"reclab {command}" in err, (argv, err)
+
+
+def test_the_console_script_points_at_main():
+    import importlib
+    import tomllib
+
+    target = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["reclab"]
+    module, name = target.split(":")
+    assert getattr(importlib.import_module(module), name) is main
