@@ -69,6 +69,8 @@ class ItemIndex:
     M, ef_construction, ef_search : HNSW's links per node and candidate-list sizes. A search
         always keeps at least ``n`` candidates (faiss uses max(ef_search, n)).
     nlist, nprobe : IVF's number of k-means cells (default ≈ 4√n_items) and cells read per query.
+    train_per_cell : IVF's k-means runs on a random sample of at most this many items per cell
+        (faiss's default 256; faiss warns below 39).
     seed : the k-means initialisation of IVF (HNSW's level draws are faiss's own, fixed).
 
     Attributes
@@ -84,7 +86,8 @@ class ItemIndex:
     """
 
     def __init__(self, vectors: np.ndarray, *, kind: str = "flat", M: int = 32, ef_construction: int = 100,
-                 ef_search: int = 64, nlist: int | None = None, nprobe: int = 8, seed: int = 0):
+                 ef_search: int = 64, nlist: int | None = None, nprobe: int = 8, train_per_cell: int = 256,
+                 seed: int = 0):
         faiss = _faiss()
         vectors = _check_vectors(vectors, "vectors")
         if kind not in KINDS:
@@ -106,6 +109,7 @@ class ItemIndex:
             index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist, ip)
             index.cp.seed = _check_int(seed, "seed", 0)
             index.nprobe = _check_int(nprobe, "nprobe", 1, nlist, f" (the index has nlist={nlist} cells)")
+            index.cp.max_points_per_centroid = _check_int(train_per_cell, "train_per_cell", 1)
             index.train(vectors)
         index.add(vectors)
         self.index = index
