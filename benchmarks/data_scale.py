@@ -177,8 +177,9 @@ def split_phase(folder: Path) -> dict:
     frame = load(folder)
     loaded = time.perf_counter()
     frame = frame.with_columns(label=pl.Series(leave_last_out_labels(frame)))
+    # ru_maxrss only grows: read here, it is the peak of loading and splitting, before the checks
     out = {"load s": loaded - start, "split s": time.perf_counter() - loaded,
-           "frame MiB": frame.estimated_size("mb")}
+           "frame MiB": frame.estimated_size("mb"), "peak MiB before checks": peak_mib()}
     out |= check_split(frame)
     out |= check_against_package(frame)
     return out
