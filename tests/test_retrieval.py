@@ -189,6 +189,8 @@ def test_bad_inputs_name_the_argument(catalogue, split, als):
         (lambda: ItemIndex(vectors, kind="lsh"), "kind='lsh'"),
         (lambda: ItemIndex(vectors[:10], kind="ivf", nlist=20), "nlist=20"),
         (lambda: ItemIndex(vectors, kind="ivf", nlist=8, nprobe=9), "nprobe=9"),
+        (lambda: ItemIndex(vectors, kind="ivf", nlist=8, train_per_cell=0), "train_per_cell=0"),
+        (lambda: ItemIndex(vectors, kind="hnsw", M=1), "M=1"),
         (lambda: index.search(queries[:, :8].copy(), 5), "dimension 8"),
         (lambda: index.search(queries, 101), "n=101"),
         (lambda: index.search(queries, 0), "n=0"),
