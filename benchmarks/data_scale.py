@@ -10,7 +10,11 @@ it reads Parquet column by column into compact arrays (int32 ids stay 4 bytes), 
 the per-user rank that leave-last-out needs as one window expression, without Python loops or
 a pandas copy of the table. DuckDB would do the same in SQL (``row_number() over (partition by
 user order by timestamp desc, row desc)``); Polars' frames hand numpy arrays to the package
-without a copy, and its expressions read like the pandas the course already uses.
+without a copy, and its expressions read like the pandas the course already uses. At 20M rows
+the engine is a choice, not a necessity: phase 4 shows that pandas with the package's own
+`Interactions` and `leave_last_out` fits in memory too (on the run reported in issue #14, both
+paths peaked under 2.5 GiB); Polars is what keeps going when the log no longer fits, through
+``scan_parquet`` and its streaming engine.
 
 Each phase runs in a fresh Python process, so its peak memory (``ru_maxrss``: the most resident
 memory the process ever held, Polars' native buffers included, which tracemalloc cannot see) is
