@@ -6,16 +6,15 @@ leave-last-out within a laptop's memory, with Polars.
     python benchmarks/data_scale.py --no-package     # skip the pandas / reclab path on all rows
 
 Polars (a columnar, multi-threaded engine on Arrow memory) is used for the large file because
-it reads Parquet column by column into compact arrays (int32 ids stay 4 bytes), and it computes
-the per-user rank that leave-last-out needs as one window expression, without Python loops or
-a pandas copy of the table. DuckDB would do the same in SQL (``row_number() over (partition by
+it reads Parquet column by column into compact arrays (int32 ids stay 4 bytes), and it finds
+each user's two latest rows, all leave-last-out needs, in one group-by (``top_k_by``) without
+Python loops or a pandas copy of the table. DuckDB would do the same in SQL (``row_number() over (partition by
 user order by timestamp desc, row desc)``); Polars' frames hand numpy arrays to the package
 without a copy, and its expressions read like the pandas the course already uses. At 20M rows
 the engine is a choice, not a necessity: phase 4 shows that pandas with the package's own
 `Interactions` and `leave_last_out` fits in memory too (one run on 2 shared cores: Polars
-load + split peaked at 1.7 GiB, pandas + reclab at 1.65 GiB); Polars is what keeps going when the
-log no longer fits, through
-``scan_parquet`` and its streaming engine.
+load + split peaked at 1.7 GiB, pandas + reclab at 1.65 GiB); Polars is what keeps
+going when the log no longer fits, through ``scan_parquet`` and its streaming engine.
 
 Each phase runs in a fresh Python process, so its peak memory (``ru_maxrss``: the most resident
 memory the process ever held, Polars' native buffers included, which tracemalloc cannot see) is
