@@ -13,7 +13,7 @@ user order by timestamp desc, row desc)``); Polars' frames hand numpy arrays to 
 without a copy, and its expressions read like the pandas the course already uses. At 20M rows
 the engine is a choice, not a necessity: phase 4 shows that pandas with the package's own
 `Interactions` and `leave_last_out` fits in memory too (one run on 2 shared cores: Polars
-load + split peaked at 1.7 GiB, pandas + reclab at 1.65 GiB); Polars is what keeps
+load + split peaked at 1.7 GiB, pandas + reclab at 1.6 GiB); Polars is what keeps
 going when the log no longer fits, through ``scan_parquet`` and its streaming engine.
 
 Each phase runs in a fresh Python process, so its peak memory (``ru_maxrss``: the most resident
