@@ -67,7 +67,7 @@ class ItemIndex:
     vectors : (n_items, d) C-contiguous float32 item vectors; row i is item i.
     kind : "flat" (exact), "hnsw" or "ivf" (approximate; see the module docstring).
     M, ef_construction, ef_search : HNSW's links per node and candidate-list sizes. A search
-        always keeps at least ``n`` candidates (faiss uses max(ef_search, n)).
+        for ``n`` items keeps max(ef_search, n) candidates (faiss alone would return fewer than n).
     nlist, nprobe : IVF's number of k-means cells (default ≈ 4√n_items) and cells read per query.
     train_per_cell : IVF's k-means runs on a random sample of at most this many items per cell
         (faiss's default 256; faiss warns below 39).
@@ -135,7 +135,11 @@ class ItemIndex:
         """
         queries = _check_vectors(queries, "queries", self.dim)
         n = _check_int(n, "n", 1, self.n_items, f" (the catalogue has {self.n_items} items)")
-        scores, ids = self.index.search(queries, n)
+        params = None
+        if self.kind == "hnsw" and self.index.hnsw.efSearch < n:  # a shorter list cannot hold n results
+            params = _faiss().SearchParametersHNSW()
+            params.efSearch = n
+        scores, ids = self.index.search(queries, n, params=params)
         scores[ids < 0] = -np.inf  # faiss marks a missing result with id -1 and score -FLT_MAX
         return ids.astype(np.int64, copy=False), scores
 

@@ -78,6 +78,15 @@ def test_approximate_index_recall_at_50_against_brute_force(catalogue, kind, kno
                                                         vectors[ids[found]]), rtol=1e-4, atol=1e-5)
 
 
+def test_hnsw_keeps_at_least_n_candidates(catalogue):
+    vectors, queries = catalogue
+    index = ItemIndex(vectors, kind="hnsw", M=16, ef_search=1)
+    short, _ = index.search(queries, 50)
+    index.index.hnsw.efSearch = 50
+    np.testing.assert_array_equal(short, index.search(queries, 50)[0])  # as if ef_search were n
+    assert (short >= 0).all()
+
+
 def test_ivf_reading_every_cell_is_exact(catalogue):
     vectors, queries = catalogue
     ids, _ = ItemIndex(vectors, kind="ivf", nlist=16, nprobe=16).search(queries, 20)
