@@ -35,6 +35,8 @@ its own:
 4. **package** (optional): the same rows through pandas, `Interactions.from_frames` and
    `reclab.data.leave_last_out`, for comparison.
 
+Each phase's wall time and peak memory go to ``results/data_scale.csv`` (``--out``).
+
 The script writes only inside a temporary folder it creates, and deletes that folder at the end.
 """
 from __future__ import annotations
@@ -49,6 +51,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import polars as pl
 
 ML20M = {"rows": 20_000_263, "users": 138_493, "items": 26_744}
@@ -246,6 +249,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=ML20M["rows"])
     parser.add_argument("--no-package", action="store_true", help="skip the pandas / reclab path on all rows")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "data_scale.csv",
+                        help="the CSV of each phase's wall time and peak memory")
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)  # a child process
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -259,6 +264,7 @@ def main() -> None:
     print(f"{args.rows:,} rows, {n_users:,} users, {n_items:,} items; Polars {pl.__version__}, "
           f"{pl.thread_pool_size()} threads")
     phases = [p for p in PHASES if not (p == "package" and args.no_package)]
+    rows = []
     with tempfile.TemporaryDirectory(prefix="reclab-scale-") as folder:
         for phase in phases:
             cmd = [sys.executable, __file__, "--rows", str(args.rows), "--phase", phase, "--folder", folder]
@@ -268,6 +274,11 @@ def main() -> None:
             numbers = json.loads(result.stdout.strip().splitlines()[-1])
             print(f"{phase:9s} " + ", ".join(f"{k} {v:,.1f}" if v % 1 else f"{k} {v:,.0f}"
                                              for k, v in numbers.items()), flush=True)
+            rows.append({"phase": phase, "rows": args.rows, "wall s": numbers["wall s"],
+                         "peak MiB": numbers["peak MiB"]})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(args.out, index=False, float_format="%.4g")
+    print(f"wrote {args.out}")
     arithmetic()
 
 
