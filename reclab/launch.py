@@ -71,6 +71,11 @@ class Ran:
         return [*self.stdout.splitlines(), *err]
 
 
+def _child_env(extra: dict | None = None) -> dict:
+    """This process's environment, one torch thread per child (as torchrun sets), unbuffered output."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(extra or {})}
+
+
 def run(command: list[str], *, cwd: str | os.PathLike = ".", timeout: float = 600, env: dict | None = None) -> Ran:
     """Run ``command`` in ``cwd`` and return a `Ran` (print it to show the session).
 
@@ -86,9 +91,8 @@ def run(command: list[str], *, cwd: str | os.PathLike = ".", timeout: float = 60
     """
     if not Path(cwd).is_dir():
         raise FileNotFoundError(f"cwd={str(cwd)!r} is not a folder; create it first or pass another.")
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
     try:
-        done = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, cwd=cwd, env=_child_env(env), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise TimeoutError(f"`{_shown(command)}` did not finish within timeout={timeout} s; "
                            "pass a larger timeout or a smaller job.") from None
@@ -125,7 +129,7 @@ class Service:
         command = reclab("serve", model_file, "--host", "127.0.0.1", "--port", "0", *args)
         self.command = _shown(command)
         self._process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                         text=True, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
+                                         text=True, env=_child_env())
         atexit.register(self.stop)  # never leave a server behind the notebook's kernel
         lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, args=(lines,), daemon=True).start()

@@ -1,7 +1,9 @@
 """Shared fixtures. `loopback`: 127.0.0.1 usable, even inside `unshare -n` (loopback starts down);
-`cache`: an empty cache folder for the download tests."""
+`cache`: an empty cache folder for the download tests; `one_thread`, `two_threads`: torch on that
+many threads for one test, restored after it."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import socket
 import struct
@@ -51,3 +53,27 @@ def cache(tmp_path):
     folder = tmp_path / "cache"
     folder.mkdir()
     return folder
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int):
+    import torch  # here, so that test files without torch do not pay for importing it
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_thread():
+    with _torch_threads(1):
+        yield
+
+
+@pytest.fixture
+def two_threads():
+    with _torch_threads(2):
+        yield

@@ -169,14 +169,6 @@ def phase_one(tmp_path_factory, loopback):
     return out
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def load(path: Path) -> dict:
     return torch.load(path, weights_only=True)
 

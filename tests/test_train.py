@@ -296,14 +296,6 @@ def test_checkpoint_of_an_older_reclab_resumes_with_a_warning(tmp_path):
 
 
 # ------------------------------------------------------------------------------ two threads, as CI runs
-@pytest.fixture
-def two_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_row_gather_gradient_sums_in_index_order_on_two_threads(two_threads):
     from reclab.models.mf import _rows
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from . import Exercise, register
+from .. import metrics
 
 
 def _recall(approx, exact) -> float:
     approx, exact = np.asarray(approx), np.asarray(exact)
     if approx.shape[0] != exact.shape[0]:
         raise ValueError(f"approx has {approx.shape[0]} rows and exact {exact.shape[0]}; pass one row per query to both.")
-    return float(np.mean([len(np.intersect1d(a, e)) / len(e) for a, e in zip(approx, exact)]))
+    # each exact row is one query's relevant set (a list of rows, not a dense relevance matrix)
+    return float(metrics.recall_at_k(approx, list(exact), approx.shape[1]).mean())
 
 
 def _ddp_gradient(row_gradients, sizes) -> np.ndarray:
