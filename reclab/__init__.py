@@ -1,7 +1,8 @@
 """reclab: the package behind the reclab recommender-systems course.
 
 Everything heavy lives here — data, splits, models, the training loop, metrics, plots, widgets and
-exercise checkers — so that the notebooks stay short. See DESIGN.md in the course repository.
+exercise checkers — so that the notebooks stay short. The course repository's README describes the
+layout, the data and the evaluation protocol every number follows; SYLLABUS.md the course itself.
 """
 from importlib.metadata import PackageNotFoundError, version
 

@@ -9,6 +9,8 @@ reclab never needs ipywidgets.
 """
 from __future__ import annotations
 
+import html
+
 from typing import Mapping
 
 import numpy as np
@@ -177,7 +179,9 @@ def explorer(data: Interactions, models: Mapping[str, object], k: int = 10, user
     for control in (pick_user, left, right):
         control.observe(refresh, names="value")
     refresh()
-    return widgets.VBox([widgets.HBox([pick_user, left, right]), widgets.HBox(panes)])
+    box = widgets.VBox([widgets.HBox([pick_user, left, right]), widgets.HBox(panes)])
+    box.add_class("reclab-explorer")  # a name for the browser test (and for a course stylesheet)
+    return box
 
 
 def rate_movies(data: Interactions, model, k: int = 10):
@@ -199,20 +203,25 @@ def rate_movies(data: Interactions, model, k: int = 10):
     def search(_=None):
         hits = search_titles(data, query.value, n=20) if query.value.strip() else item_table(data, [])
         found.options = [(f"{t} ({y})", int(i)) for i, t, y in zip(hits["item"], hits["title"], hits["year"])]
+        # ipywidgets leaves a Dropdown's first options unselected (value None), and the browser shows
+        # an empty box: "rate it" would do nothing until a movie is picked. Select the best match.
+        found.index = 0 if found.options else None
 
-    def show():
+    def show(note: str = ""):
         if not ratings:
-            given.value, recs.value = "<i>rate a movie to get recommendations</i>", ""
+            given.value, recs.value = note or "<i>rate a movie to get recommendations</i>", ""
             return
         table = item_table(data, list(ratings))
         table["rating"] = list(ratings.values())
-        given.value = _html(table, "your ratings")
+        given.value = (f"{note}<br>" if note else "") + _html(table, "your ratings")
         recs.value = _html(cold_start(data, model, ratings, k), f"top {k} for you")
 
     def on_add(_):
-        if found.value is not None:
-            ratings[int(found.value)] = float(stars.value)
-            show()
+        if found.value is None:  # nothing matches the search: say so rather than do nothing
+            show(f"<i>no movie matches {html.escape(query.value)!r}: search for another title, then rate it</i>")
+            return
+        ratings[int(found.value)] = float(stars.value)
+        show()
 
     def on_clear(_):
         ratings.clear()
@@ -224,5 +233,6 @@ def rate_movies(data: Interactions, model, k: int = 10):
     search()
     show()
     box = widgets.VBox([widgets.HBox([query, found]), widgets.HBox([stars, add, clear]), widgets.HBox([given, recs])])
+    box.add_class("reclab-rate-movies")
     box.ratings = ratings
     return box

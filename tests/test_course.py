@@ -114,3 +114,131 @@ def test_command_line(folder, capsys):
 def test_course_notebooks_have_fresh_navigation():
     # fails when a notebook was added, renamed or retitled: run `python -m reclab.course`
     assert course.refresh(NOTEBOOKS, check=True) == []
+
+
+# ---------------------------------------------------------------- nbgrader metadata and graded cells
+EXERCISE = '''setup = 1
+### BEGIN SOLUTION
+answer = 2 * setup
+### END SOLUTION
+check("zz-double", answer, setup)'''
+POINTS = {"zz-double": 3, "zz-other": 1}
+
+
+def exercise_notebook(*extra: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# T\n\nWrite your code in the cell's solution block."),
+                nbformat.v4.new_code_cell(EXERCISE), *(nbformat.v4.new_code_cell(s) for s in extra)]
+    return nb
+
+
+def test_an_exercise_cell_becomes_a_solution_cell_followed_by_a_locked_graded_cell():
+    nb = exercise_notebook()
+    assert course.set_exercises(nb, POINTS) == ["zz-double"]
+    solution, graded = nb.cells[1], nb.cells[2]
+    assert solution.source == EXERCISE  # the learner's cell is unchanged
+    assert solution.metadata["nbgrader"] == {"grade": False, "grade_id": "zz-double-solution", "locked": False,
+                                             "schema_version": 3, "solution": True, "task": False}
+    assert graded.metadata["nbgrader"] == {"grade": True, "grade_id": "zz-double", "locked": True, "points": 3,
+                                           "schema_version": 3, "solution": False, "task": False}
+    assert graded["id"] == "zz-double-graded" and graded.metadata["tags"] == ["graded"]
+    assert graded.source.splitlines()[-1] == 'grade("zz-double", answer, setup)'  # the checker's own arguments
+    nbformat.validate(nb)
+
+
+def test_regenerating_is_idempotent_and_follows_the_exercise_cell():
+    nb = exercise_notebook()
+    course.set_exercises(nb, POINTS)
+    once = nbformat.writes(nb)
+    course.set_exercises(nb, POINTS)
+    assert nbformat.writes(nb) == once
+    nb.cells[1].source = EXERCISE.replace("answer, setup)", "answer, setup, 7)")  # the checker's call changed
+    course.set_exercises(nb, {"zz-double": 1})
+    assert [course.is_graded(c) for c in nb.cells] == [False, False, True]
+    assert nb.cells[2].source.endswith('grade("zz-double", answer, setup, 7)')
+    assert nb.cells[2].metadata["nbgrader"]["points"] == 1
+
+
+def test_the_graded_cell_raises_only_when_the_answer_is_wrong():
+    from reclab.exercises import EXERCISES, Exercise, register
+
+    register(Exercise("zz-double", "Twice setup?", solution=lambda setup: 2 * setup))
+    try:
+        nb = exercise_notebook()
+        course.set_exercises(nb, POINTS)
+        graded = nb.cells[2].source
+        exec(graded, {"answer": 2, "setup": 1})
+        for wrong in (3, ...):
+            with pytest.raises(AssertionError):
+                exec(graded, {"answer": wrong, "setup": 1})
+    finally:
+        EXERCISES.pop("zz-double")
+
+
+@pytest.mark.parametrize(
+    "cells, match",
+    [
+        (["md:Put your code between `### BEGIN SOLUTION` and `### END SOLUTION`."], "outside an exercise"),
+        (["x = 1  # END SOLUTION"], "outside an exercise"),
+        ([EXERCISE.replace('check("zz-double", answer, setup)', "print(answer)")], "found 0"),
+        ([EXERCISE.replace("check(\"zz-double\", answer,", "check(\"zz-double\", net,")], "must read `answer`"),
+        ([EXERCISE.replace("zz-double", "zz-unknown")], "no registered exercise"),
+        ([EXERCISE], "checked twice"),
+        (["### BEGIN SOLUTION\nanswer = (\n### END SOLUTION\ncheck('zz-other', answer)"], "not valid Python"),
+    ],
+)
+def test_cells_nbgrader_would_misread_are_refused_with_the_cell_named(cells, match):
+    nb = exercise_notebook()
+    for s in cells:
+        nb.cells.append(nbformat.v4.new_markdown_cell(s[3:]) if s.startswith("md:") else nbformat.v4.new_code_cell(s))
+    with pytest.raises(ValueError, match=match) as error:
+        course.set_exercises(nb, POINTS, name="07-x.ipynb")
+    assert "07-x.ipynb, cell" in str(error.value)
+
+
+def test_every_course_exercise_is_graded_from_its_own_cell():
+    points = course.exercise_points()
+    graded_names = []
+    for path in course.course_notebooks(NOTEBOOKS):
+        cells = nbformat.read(path, as_version=4).cells
+        for i, cell in enumerate(cells):
+            if "### BEGIN SOLUTION" in cell.source:
+                name = cell.metadata["nbgrader"]["grade_id"].removesuffix("-solution")
+                graded = cells[i + 1]
+                assert course.is_graded(graded) and graded.metadata["nbgrader"]["grade_id"] == name, path.name
+                assert graded.metadata["nbgrader"]["points"] == points[name]
+                assert name.startswith(path.name[:3])  # an exercise belongs to its notebook
+                graded_names.append(name)
+    assert sorted(graded_names) == sorted(points)  # every registered exercise, each once
+
+
+def test_nbgrader_sources_copy_one_assignment_per_notebook_and_keep_an_edited_one(folder, tmp_path):
+    course_dir = tmp_path / "grading"
+    written = course.nbgrader_sources(folder, course_dir, ["00-intro", "01-middle.ipynb"])
+    assert written == [course_dir / "source" / "00-intro" / "00-intro.ipynb",
+                       course_dir / "source" / "01-middle" / "01-middle.ipynb"]
+    assert written[0].read_bytes() == (folder / "00-intro.ipynb").read_bytes()
+    written[0].write_text("edited by the instructor")
+    with pytest.raises(FileExistsError, match="00-intro"):
+        course.nbgrader_sources(folder, course_dir)
+    assert written[0].read_text() == "edited by the instructor"
+    assert len(course.nbgrader_sources(folder, course_dir, force=True)) == 3
+    with pytest.raises(FileNotFoundError, match="nope"):
+        course.nbgrader_sources(folder, course_dir, ["nope"])
+
+
+def test_make_lab_serves_every_link_of_the_navigation_cells():
+    # `make lab` served notebooks/, so every notebook's "Contents" link (../README.md) was a 404
+    import re
+
+    from student import make_lab_command
+
+    folder, opened = make_lab_command()
+    served = (NOTEBOOKS.parent / folder).resolve()
+    assert opened == ["notebooks/00-welcome.ipynb"]
+    for path in course.course_notebooks(NOTEBOOKS):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if course.is_nav(cell):
+                for target in re.findall(r"\]\(([^)]+)\)", cell.source):
+                    resolved = (path.parent / target).resolve()
+                    assert resolved.is_file() and resolved.is_relative_to(served), (path.name, target, served)

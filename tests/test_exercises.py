@@ -212,21 +212,31 @@ answer = tmp.mean()
 check("00-liked-density", answer, data)"""
 
 
-def test_strip_solutions_keeps_the_assigned_name_and_the_rest():
+def test_strip_solutions_keeps_the_rest():
     out = strip_solutions(SOLUTION_CELL)
     assert out.splitlines() == ["x = 1", "answer = ...  # YOUR CODE HERE", 'check("00-liked-density", answer, data)']
 
 
-def test_strip_solutions_inside_a_function_keeps_indentation_and_name():
-    source = "def f(data):\n    ### BEGIN SOLUTION\n    result = len(data)\n    ### END SOLUTION\n    return result"
+def test_the_stub_always_assigns_answer_the_name_every_checker_reads():
+    # 06's exercise 2 ended its solution with `net = gmf.net_` before a `with` block that set answer:
+    # a stub named after the last top-level assignment read `net = ...`, and the checker re-read an old answer
+    source = ("### BEGIN SOLUTION\nnet = gmf.net_\nwith torch.no_grad():\n    answer = float(net(0))\n"
+              "### END SOLUTION\ncheck(\"06-gmf-logit\", answer, gmf)")
+    assert strip_solutions(source).splitlines()[0] == "answer = ...  # YOUR CODE HERE"
+    assert exercises.STUB == "answer = ...  # YOUR CODE HERE"
+
+
+def test_strip_solutions_inside_a_function_keeps_indentation():
+    source = "def f(data):\n    ### BEGIN SOLUTION\n    answer = len(data)\n    ### END SOLUTION\n    return answer"
     out = strip_solutions(source)
-    assert out.splitlines()[1] == "    result = ...  # YOUR CODE HERE"
+    assert out.splitlines()[1] == "    answer = ...  # YOUR CODE HERE"
     ast.parse(out)
 
 
-def test_strip_solutions_handles_several_blocks_and_no_assignment():
-    source = "### BEGIN SOLUTION\na = 1\n### END SOLUTION\n### BEGIN SOLUTION\nprint(2)\n### END SOLUTION"
-    assert strip_solutions(source).splitlines() == ["a = ...  # YOUR CODE HERE", "answer = ...  # YOUR CODE HERE"]
+def test_strip_solutions_handles_several_blocks():
+    source = "### BEGIN SOLUTION\na = 1\n### END SOLUTION\nb = 2\n### BEGIN SOLUTION\nprint(2)\n### END SOLUTION"
+    assert strip_solutions(source).splitlines() == ["answer = ...  # YOUR CODE HERE", "b = 2",
+                                                    "answer = ...  # YOUR CODE HERE"]
 
 
 @pytest.mark.parametrize(
@@ -272,6 +282,59 @@ def test_make_student_copy(tmp_path):
             assert cell.outputs == [] and cell.execution_count is None
 
 
+def test_make_student_copy_drops_graded_cells_and_nbgrader_metadata(tmp_path):
+    nb = _instructor_notebook()
+    nb.cells[2].metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "x-solution"}
+    graded = nbformat.v4.new_code_cell('grade("00-liked-density", answer, data)')
+    graded.metadata = {"tags": ["graded"], "nbgrader": {"grade": True, "solution": False, "points": 1}}
+    nb.cells.insert(3, graded)
+    src, dst = tmp_path / "00-x.ipynb", tmp_path / "s" / "00-x.ipynb"
+    nbformat.write(nb, src)
+    copy = nbformat.read(make_student_copy(src, dst), as_version=4)
+    assert len(copy.cells) == len(nb.cells) - 1
+    assert not any("grade(" in c.source for c in copy.cells)
+    assert not any("nbgrader" in c.metadata for c in copy.cells)
+
+
+def _course_folder(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in ("00-a.ipynb", "01-b.ipynb"):
+        nbformat.write(_instructor_notebook(), folder / name)
+    nbformat.write(_instructor_notebook(), folder / "scratch.ipynb")  # not a course notebook
+    return folder
+
+
+def test_student_copies_of_a_folder(tmp_path, capsys):
+    folder = _course_folder(tmp_path)
+    assert exercises.main([str(folder), str(tmp_path / "student")]) == 0
+    assert "wrote 2 student copies" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "student").iterdir()) == ["00-a.ipynb", "01-b.ipynb"]
+    copy = nbformat.read(tmp_path / "student" / "01-b.ipynb", as_version=4)
+    assert copy.cells[2].source.splitlines()[1] == "answer = ...  # YOUR CODE HERE"
+
+
+def test_student_copies_never_overwrite_a_learners_work_unless_forced(tmp_path, capsys):
+    folder, student = _course_folder(tmp_path), tmp_path / "student"
+    student.mkdir()
+    (student / "01-b.ipynb").write_text("my work")
+    (student / "notes.txt").write_text("mine")
+    assert exercises.main([str(folder), str(student)]) == 2
+    err = capsys.readouterr().err
+    assert "01-b.ipynb" in err and "--force" in err
+    assert (student / "01-b.ipynb").read_text() == "my work" and not (student / "00-a.ipynb").exists()
+    assert exercises.main([str(folder), str(student), "--force"]) == 0
+    assert (student / "01-b.ipynb").read_text() != "my work"
+    assert (student / "notes.txt").read_text() == "mine"  # a file the tool did not write is left alone
+    with pytest.raises(ValueError, match="source folder"):
+        exercises.make_student_copies(folder, folder, force=True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no course notebook"):
+        exercises.make_student_copies(tmp_path / "empty", tmp_path / "x")
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        exercises.make_student_copies(tmp_path / "nowhere", tmp_path / "x")
+
+
 def test_make_student_copy_refuses_to_overwrite_the_source(tmp_path):
     src = tmp_path / "00-x.ipynb"
     nbformat.write(_instructor_notebook(), src)
@@ -284,6 +347,8 @@ def test_command_line(tmp_path, capsys):
     nbformat.write(_instructor_notebook(), src)
     assert exercises.main([str(src), str(dst)]) == 0
     assert dst.is_file() and "wrote" in capsys.readouterr().out
+    assert exercises.main([str(src), str(dst)]) == 2  # a copy may hold a learner's work: not overwritten
+    assert "--force" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not (NOTEBOOKS / "00-welcome.ipynb").exists(), reason="notebook 00 not written yet")
@@ -296,6 +361,21 @@ def test_student_copy_of_notebook_00(tmp_path):
         lines = source.splitlines()
         assert lines[0] == "answer = ...  # YOUR CODE HERE" and lines[1].startswith("check(")
         ast.parse(source)
+
+
+@pytest.mark.parametrize("answer, symbol", [(..., "⬜"), (None, "⬜"), (0.5, "❌")])
+def test_grade_raises_with_the_checkers_message_unless_right(answer, symbol, capsys):
+    data = make_synthetic(seed=0)
+    with pytest.raises(AssertionError, match=f"^{symbol} 00-light-users"):
+        exercises.grade("00-light-users", answer, data)
+    right = int((data.ratings.groupby("user").size() < 30).sum())  # brute force, as a learner would
+    exercises.grade("00-light-users", right, data)  # silent when right
+    assert capsys.readouterr().out == ""
+
+
+def test_grade_of_an_unknown_exercise_raises():
+    with pytest.raises(AssertionError, match="no exercise named 'nope'"):
+        exercises.grade("nope", 1)
 
 
 def test_floats_in_a_list_are_shown_to_six_significant_digits():

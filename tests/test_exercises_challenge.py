@@ -124,3 +124,29 @@ def test_the_notebook_challenges_the_start_fails_and_the_solution_passes():
         assert not challenge.evaluate(challenge.start(), ml).ok, name
         assert challenge.evaluate(solution, ml).ok, name
     assert not EXERCISES["03-tune-knn"].evaluate(Popularity(), ml).ok  # not a kNN model
+
+
+def test_the_graded_cell_reuses_the_judgement_of_the_same_model_and_refits_a_changed_one(split, monkeypatch):
+    import reclab.exercises.challenge as challenge
+
+    fits = []
+    real = challenge.valid_ndcg
+    monkeypatch.setattr(challenge, "valid_ndcg", lambda model, s, k=10: fits.append(type(model).__name__) or real(model, s, k))
+    challenge._CACHE.clear()
+    model = ItemKNN()
+    first = CLUSTERS.evaluate(model, split)
+    assert fits == ["Random", "ItemKNN"]  # the start once, the answer once
+    assert CLUSTERS.evaluate(model, split) is first and fits == ["Random", "ItemKNN"]  # check, then grade: one fit
+    model.k_neighbours = 3  # changed in place: judged again
+    CLUSTERS.evaluate(model, split)
+    CLUSTERS.evaluate(ItemKNN(), split)  # an equal but new object: judged again
+    assert fits == ["Random", "ItemKNN", "ItemKNN", "ItemKNN"]
+
+
+def test_grade_raises_for_a_challenge_that_falls_short(split):
+    from reclab.exercises import grade, register
+
+    register(CLUSTERS)
+    with pytest.raises(AssertionError, match="not there yet"):
+        grade(CLUSTERS.name, Random(seed=0), split)
+    grade(CLUSTERS.name, ItemKNN(), split)

@@ -146,3 +146,22 @@ def test_widgets_wire_the_functions(setup):
     assert cold_start(data, models["content"], rater.ratings, k=2)["title"].iloc[0] in recs.value
     clear.click()
     assert rater.ratings == {} and recs.value == ""
+
+
+def test_rate_movies_selects_the_best_match_so_rate_it_works_without_touching_the_dropdown(setup):
+    # in Chromium the movie box started blank and went blank after each search, and "rate it" did nothing
+    data, models = setup
+    rater = rate_movies(data, models["content"], k=2)
+    (query, found), (stars, add, clear), (given, recs) = (row.children for row in rater.children)
+    first_star = int(search_titles(data, "star", n=20)["item"].iloc[0])
+    assert found.value == first_star and found.index == 0  # selected from the start
+    add.click()
+    assert rater.ratings == {first_star: 5.0} and "your ratings" in given.value
+    query.value = "romance"
+    assert found.value == 5 and found.label.startswith("Romance Story")  # a new search selects its best match
+    add.click()
+    assert rater.ratings == {first_star: 5.0, 5: 5.0}
+    query.value = "no such movie"
+    assert found.value is None and found.options == ()
+    add.click()  # nothing to rate: the learner is told, the ratings stay
+    assert "no movie matches" in given.value and rater.ratings == {first_star: 5.0, 5: 5.0}

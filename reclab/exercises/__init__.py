@@ -1,4 +1,4 @@
-"""Exercise checkers for the notebooks, and the instructor's tool that makes student copies.
+"""Exercise checkers for the notebooks, their autograded twins, and the instructor's student copies.
 
 In a notebook, an exercise is a code cell in the nbgrader convention followed by a checker call::
 
@@ -13,25 +13,30 @@ a wrong answer never stops a notebook that is run top to bottom. The expected va
 by reclab from the same inputs the learner used, never hard-coded, so an exercise works on any
 dataset size.
 
+`grade` takes the same arguments and raises `AssertionError` (with the same message) unless the
+answer is right: it is what the autograded test cell after each exercise calls, the cell that
+``python -m reclab.course`` generates with its nbgrader metadata (points, ``grade_id``). The
+learner's cell only prints; the graded cell is what nbgrader scores.
+
 The exercises of notebooks 00 are defined here; those of each later notebook live in a module of
 this package, e.g. `reclab.exercises.content` for notebook 02, imported by the notebook (importing
 registers them). A notebook adds its exercises with `register`::
 
     register(Exercise("03-n-neighbours", "How many ...?", solution=lambda data: ...))
 
-`make_student_copy` (also ``python -m reclab.exercises SRC DST``) replaces every solution block by
-``answer = ...  # YOUR CODE HERE`` and clears the outputs.
+`make_student_copy` (also ``python -m reclab.exercises SRC DST``, for one notebook or a whole
+folder) replaces every solution block by ``answer = ...  # YOUR CODE HERE`` (nbgrader's place
+for the learner's code, with the course's stub), drops the graded cells and clears the outputs.
 """
 from __future__ import annotations
 
 import argparse
-import ast
 import math
 import numbers
 import os
 import re
 import reprlib
-import textwrap
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -42,7 +47,7 @@ import pandas as pd
 from ..data import Interactions
 from ..data.statistics import top_share
 
-STUB = "...  # YOUR CODE HERE"
+STUB = "answer = ...  # YOUR CODE HERE"  # what replaces a solution block, in our copies and nbgrader's
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 _short = reprlib.Repr()
@@ -74,6 +79,7 @@ class Exercise:
     rtol, atol : tolerance for numbers and arrays (`math.isclose` / `numpy.allclose` semantics).
     unordered : compare sequences as sets (e.g. "which items ...?").
     hint : one sentence printed with a wrong answer.
+    points : what the exercise is worth when nbgrader grades it.
     """
 
     name: str
@@ -83,6 +89,7 @@ class Exercise:
     atol: float = 0.0
     unordered: bool = False
     hint: str = ""
+    points: int = 1
 
     def evaluate(self, answer: Any, *inputs: Any) -> Outcome:
         """Compare ``answer`` with ``solution(*inputs)``; never raises."""
@@ -163,6 +170,30 @@ def check(name: str, answer: Any, *inputs: Any) -> None:
         print(f"❌ there is no exercise named {_short.repr(name)}; the known ones are: {known}.")
         return
     exercise.check(answer, *inputs)
+
+
+def grade(name: str, answer: Any, *inputs: Any) -> None:
+    """Raise `AssertionError` unless ``answer`` is right for the exercise ``name``: the graded cell's call.
+
+    Same arguments and the same judgement as `check`, but a wrong answer, a stub (not attempted)
+    or an unknown name raises, with the message `check` would print, so that nbgrader's autograde
+    gives the exercise zero points. Prints nothing when the answer is right.
+
+    Examples
+    --------
+    >>> from reclab.data import make_synthetic
+    >>> data = make_synthetic(seed=0)
+    >>> grade("00-light-users", ..., data)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    AssertionError: ⬜ 00-light-users: not attempted yet. ...
+    """
+    exercise = EXERCISES.get(name) if isinstance(name, str) else None
+    if exercise is None:
+        raise AssertionError(f"there is no exercise named {_short.repr(name)}; the known ones are: "
+                             f"{', '.join(sorted(EXERCISES))}.")
+    outcome = exercise.evaluate(answer, *inputs)
+    if not outcome.ok:
+        raise AssertionError(outcome.message)
 
 
 # ------------------------------------------------------------------------------ comparing
@@ -298,24 +329,17 @@ register(Exercise(
 
 
 # ------------------------------------------------------------------------------ student copies
-def _assigned_name(lines: list[str]) -> str:
-    """The variable the solution assigns last at top level; "answer" when none can be found."""
-    code = "\n".join(lines)
-    try:
-        body = ast.parse(textwrap.dedent(code)).body
-    except SyntaxError:
-        body = []
-    for node in reversed(body):
-        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-        for target in targets:
-            if isinstance(target, ast.Name):
-                return target.id
-    match = re.findall(r"^\s*([A-Za-z_]\w*)\s*=[^=]", code, re.M)
-    return match[-1] if match else "answer"
+def is_graded_cell(cell) -> bool:
+    """Whether ``cell`` is an autograded test cell (nbgrader metadata ``grade`` without ``solution``)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
 
 
 def strip_solutions(source: str, cell_type: str = "code", where: str = "cell") -> str:
     """``source`` with each BEGIN/END SOLUTION block replaced by the stub (code) or a prompt (markdown).
+
+    A code block becomes `STUB`, ``answer = ...  # YOUR CODE HERE``, indented like the markers:
+    the same stub nbgrader writes with the course's configuration, and the name every checker reads.
 
     Raises
     ------
@@ -324,27 +348,22 @@ def strip_solutions(source: str, cell_type: str = "code", where: str = "cell") -
         the cell in the message.
     """
     out: list[str] = []
-    block: list[str] | None = None
-    indent = ""
+    inside = False
     for line in source.splitlines():
         marker = line.strip()
         if marker == BEGIN:
-            if block is not None:
+            if inside:
                 raise ValueError(f"{where}: a second '{BEGIN}' before '{END}'; close the first block.")
-            block, indent = [], line[: len(line) - len(line.lstrip())]
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}{STUB}" if cell_type == "code" else "YOUR ANSWER HERE")
         elif marker == END:
-            if block is None:
+            if not inside:
                 raise ValueError(f"{where}: '{END}' without '{BEGIN}'; add the opening marker.")
-            if cell_type == "code":
-                out.append(f"{indent}{_assigned_name(block)} = {STUB}")
-            else:
-                out.append("YOUR ANSWER HERE")
-            block = None
-        elif block is not None:
-            block.append(line)
-        else:
+            inside = False
+        elif not inside:
             out.append(line)
-    if block is not None:
+    if inside:
         raise ValueError(f"{where}: '{BEGIN}' is never closed; add '{END}' after the solution.")
     return "\n".join(out)
 
@@ -352,10 +371,12 @@ def strip_solutions(source: str, cell_type: str = "code", where: str = "cell") -
 def make_student_copy(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     """Write the learner's version of notebook ``src`` to ``dst``: solutions stubbed, outputs cleared.
 
-    Every code cell's ``### BEGIN SOLUTION`` … ``### END SOLUTION`` block becomes
-    ``NAME = ...  # YOUR CODE HERE`` where NAME is the variable the solution assigned (the nbgrader
-    convention, with our stub); markdown blocks become "YOUR ANSWER HERE". All outputs and
-    execution counts are cleared; every other cell is kept as it is.
+    Every code cell's ``### BEGIN SOLUTION`` … ``### END SOLUTION`` block becomes `STUB`,
+    ``answer = ...  # YOUR CODE HERE``; markdown blocks become "YOUR ANSWER HERE". The graded
+    cells (nbgrader's, which raise on a wrong or missing answer) are dropped: a learner working
+    alone has the printing checker, and a copy run top to bottom shows ⬜ for every exercise
+    instead of stopping at the first one. nbgrader metadata, outputs and execution counts are
+    cleared; every other cell is kept as it is.
 
     Examples
     --------
@@ -367,26 +388,68 @@ def make_student_copy(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     if src.resolve() == dst.resolve():
         raise ValueError(f"dst={str(dst)!r} is the source notebook itself; write the copy elsewhere.")
     nb = nbformat.read(src, as_version=4)
+    cells = []
     for i, cell in enumerate(nb.cells):
+        if is_graded_cell(cell):
+            continue
         if BEGIN in cell.source or END in cell.source:
             cell.source = strip_solutions(cell.source, cell.cell_type, where=f"{src.name}, cell {i}")
+        cell.metadata.pop("nbgrader", None)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
             cell.metadata.pop("execution", None)
+        cells.append(cell)
+    nb.cells = cells
     dst.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, dst)
     return dst
 
 
+def make_student_copies(src: str | os.PathLike, dst: str | os.PathLike, *, force: bool = False) -> list[Path]:
+    """Student copies of every course notebook (``NN-slug.ipynb``) of folder ``src``, written into ``dst``.
+
+    A notebook already in ``dst`` may hold a learner's work, so it is never overwritten unless
+    ``force``: the call then writes nothing and raises, naming the files. Nothing else in ``dst``
+    is touched.
+    """
+    from ..course import course_notebooks
+
+    src, dst = Path(src), Path(dst)
+    paths = course_notebooks(src)
+    if not paths:
+        raise FileNotFoundError(f"src={str(src)!r} holds no course notebook (NN-slug.ipynb); pass the notebooks/ folder.")
+    if dst.resolve() == src.resolve():
+        raise ValueError(f"dst={str(dst)!r} is the source folder itself; write the copies elsewhere, e.g. student/.")
+    taken = [dst / p.name for p in paths if (dst / p.name).exists()]
+    if taken and not force:
+        names = ", ".join(p.name for p in taken[:3]) + (f" and {len(taken) - 3} more" if len(taken) > 3 else "")
+        raise FileExistsError(
+            f"{len(taken)} student copies exist already in {str(dst)!r} ({names}) and may hold a learner's "
+            "work; move them away, or pass force=True (--force) to overwrite them."
+        )
+    return [make_student_copy(p, dst / p.name) for p in paths]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m reclab.exercises SRC DST``: write the student copy of one notebook."""
+    """``python -m reclab.exercises SRC DST [--force]``: student copies of one notebook or of a folder."""
     parser = argparse.ArgumentParser(
         prog="python -m reclab.exercises",
-        description="Write the student copy of a notebook: solutions stubbed, outputs cleared.",
+        description="Write student copies: solutions stubbed, graded cells dropped, outputs cleared.",
     )
-    parser.add_argument("src", help="the instructor's notebook, with solutions")
-    parser.add_argument("dst", help="where to write the student copy")
+    parser.add_argument("src", help="the instructor's notebook, or a folder of them (e.g. notebooks)")
+    parser.add_argument("dst", help="where to write the copy (a folder when SRC is one, e.g. student)")
+    parser.add_argument("--force", action="store_true", help="overwrite copies that exist already in DST")
     args = parser.parse_args(argv)
-    print(f"wrote {make_student_copy(args.src, args.dst)}")
+    try:
+        if Path(args.src).is_dir():
+            written = make_student_copies(args.src, args.dst, force=args.force)
+            print(f"wrote {len(written)} student copies into {args.dst}")
+        else:
+            if Path(args.dst).exists() and not args.force:
+                raise FileExistsError(f"{args.dst!r} exists already and may hold a learner's work; "
+                                      "move it away or pass --force.")
+            print(f"wrote {make_student_copy(args.src, args.dst)}")
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 2
     return 0
-

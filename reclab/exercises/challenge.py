@@ -25,6 +25,15 @@ from ..models.base import Recommender
 from . import Outcome
 
 _CACHE: dict[tuple[str, int], float] = {}  # (challenge, id(split)) -> the starting model's score
+_LAST: dict[str, tuple] = {}  # challenge -> (key, answer, split, outcome) of its last judgement
+
+
+def _params(model: Any) -> str:
+    """The parameters of ``model`` as text (a model changed in place judges again); "" for a non-model."""
+    try:
+        return repr(sorted(model.get_params().items())) if isinstance(model, Recommender) else ""
+    except Exception:  # a model whose parameters cannot be read is judged every time
+        return repr(object())
 
 
 def fresh_copy(model: Recommender) -> Recommender:
@@ -66,6 +75,7 @@ class Challenge:
     margin : how far above the starting model's validation NDCG@10 the answer must score.
     allowed : the recommender classes an answer may be; empty for any.
     hint : one sentence printed when an answer falls short.
+    points : what the challenge is worth when nbgrader grades it (two exercises' worth by default).
     """
 
     name: str
@@ -74,9 +84,24 @@ class Challenge:
     margin: float
     allowed: tuple[type, ...] = ()
     hint: str = ""
+    points: int = 2
 
     def evaluate(self, answer: Any, split: Any = None, *rest: Any) -> Outcome:
-        """Judge ``answer`` on ``split``'s validation part; never raises."""
+        """Judge ``answer`` on ``split``'s validation part; never raises.
+
+        Judging fits a model, so the outcome for the same model object with the same parameters on
+        the same split is remembered: the graded cell after the learner's cell does not fit again.
+        """
+        key = (self.name, id(answer), id(split), _params(answer))
+        last = _LAST.get(self.name)
+        if last is not None and last[0] == key and last[1] is answer and last[2] is split:
+            return last[3]
+        outcome = self._evaluate(answer, split, *rest)
+        if not rest:
+            _LAST[self.name] = (key, answer, split, outcome)  # holds the objects, so their ids stay theirs
+        return outcome
+
+    def _evaluate(self, answer: Any, split: Any = None, *rest: Any) -> Outcome:
         if answer is Ellipsis or answer is None:
             return Outcome("not attempted", f"⬜ {self.name}: not attempted yet. {self.question} "
                                             "Replace `...` after `answer =` with a model, then run the cell again.")
