@@ -109,3 +109,11 @@ def test_installed_versions_are_the_pinned_ones(name):
 
     installed = version(name).split("+")[0]  # torch reports 2.13.0+cpu
     assert installed == PINS[name], f"{name}: installed {installed}, pinned {PINS[name]}; run `make install`"
+
+
+def test_binder_pins_the_same_cpu_kernels_as_the_makefile():
+    make = dict(re.findall(r"^export (\w+) \?= (.+)$", (ROOT / "Makefile").read_text(), re.M))
+    start = (ROOT / "binder" / "start").read_text()
+    binder = {k: v.strip('"') for k, v in re.findall(r"^export (\w+)=(.+)$", start, re.M)}
+    assert make and make == binder
+    assert "ATEN_CPU_CAPABILITY" in make and start.rstrip().endswith('exec "$@"')

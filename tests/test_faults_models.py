@@ -260,3 +260,16 @@ def test_a_damaged_cache_is_rebuilt_with_a_warning(damage, why, tmp_path):
     np.testing.assert_array_equal(vectors, EXPECTED)
     assert encoder.calls == 2
     np.testing.assert_array_equal(np.load(path), EXPECTED)  # the file is whole again
+
+
+def test_vectors_encoded_with_other_cpu_kernels_are_not_read_back(tmp_path, monkeypatch):
+    # the cache of an unpinned (AVX-512) run was read by a run pinned to AVX2: its last digits differed
+    encoder = CountingEncoder()
+    embed_texts(TEXTS, cache_dir=tmp_path, model=encoder, name="fake")
+    embed_texts(TEXTS, cache_dir=tmp_path, model=encoder, name="fake")
+    assert encoder.calls == 1  # same kernels: read back
+    first = embedding_cache_path(TEXTS, "fake", tmp_path)
+    monkeypatch.setenv("MKL_CBWR", "SOMETHING-ELSE")
+    assert embedding_cache_path(TEXTS, "fake", tmp_path) != first
+    embed_texts(TEXTS, cache_dir=tmp_path, model=encoder, name="fake")
+    assert encoder.calls == 2 and first.is_file()  # encoded again; the other file is left as it was

@@ -194,10 +194,23 @@ def _load_minilm_offline(device: str):
             hf_logging.enable_progress_bar()
 
 
+def _kernels() -> str:
+    """The CPU kernels the encoder runs on: an AVX-512 run rounds differently from an AVX2 one."""
+    import torch
+
+    settings = (os.environ.get(k, "") for k in ("MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "DNNL_MAX_CPU_ISA"))
+    return "|".join([torch.backends.cpu.get_cpu_capability(), *settings])
+
+
 def embedding_cache_path(texts: list[str], name: str = MINILM,
                          cache_dir: str | os.PathLike | None = None) -> Path:
-    """Where `embed_texts` caches: ``<cache_folder(cache_dir)>/embeddings/<name>-<hash of name and texts>.npy``."""
-    digest = hashlib.sha256("\n".join([name, *texts]).encode("utf-8")).hexdigest()[:20]
+    """Where `embed_texts` caches: ``<cache_folder(cache_dir)>/embeddings/<name>-<hash>.npy``.
+
+    The hash covers the model name, the texts and the CPU kernels torch uses (its CPU capability
+    and the MKL and oneDNN settings), so that vectors encoded with other kernels, whose last digits
+    differ, are never read back as if they were this machine's.
+    """
+    digest = hashlib.sha256("\n".join([name, _kernels(), *texts]).encode("utf-8")).hexdigest()[:20]
     return cache_folder(cache_dir) / "embeddings" / f"{name}-{digest}.npy"
 
 
