@@ -23,8 +23,6 @@ SECONDS = {  # nbval wall time of each notebook alone (this session, on a shared
     "02-content-based.ipynb": 20,
     "00-welcome.ipynb": 10,
     "11-scale-and-deploy.ipynb": 38,
-    "test_nbgrader.py": 80,  # generate_assignment, then autograde runs 00 three times and 01 twice
-    "test_papermill.py": 25,  # one student copy of 01 under papermill
 }
 
 

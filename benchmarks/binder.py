@@ -86,8 +86,9 @@ def run_notebook(venv: Path, path: Path, cap_gb: float, env: dict[str, str]) -> 
     cmd = [str(venv / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--output", str(out),
            "--ExecutePreprocessor.timeout=3600", path.name]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=path.parent, env={**os.environ, **env, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    run_env = {**os.environ, **env, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
+    log = open(out.with_suffix(".log"), "w+")  # a file, not a pipe: a full pipe would stall the run
+    proc = subprocess.Popen(cmd, cwd=path.parent, env=run_env, stdout=subprocess.DEVNULL, stderr=log, text=True)
     top, peak, killed = psutil.Process(proc.pid), 0, False
     while proc.poll() is None:
         try:
@@ -107,7 +108,9 @@ def run_notebook(venv: Path, path: Path, cap_gb: float, env: dict[str, str]) -> 
         time.sleep(0.1)
     proc.wait()
     seconds = time.perf_counter() - start
-    errors = proc.stderr.read()[-500:] if proc.returncode else ""
+    log.seek(0)
+    errors = log.read()[-500:] if proc.returncode else ""
+    log.close()
     ok = proc.returncode == 0 and not killed
     return {"notebook": path.stem, "seconds": round(seconds, 1), "peak_gb": round(peak / 2**30, 3),
             "cap_gb": cap_gb, "ok": ok, "note": "killed at the cap" if killed else errors.replace("\n", " ")}

@@ -110,7 +110,8 @@ def _check_call(source: str, where: str) -> tuple[str, list[str]]:
     try:
         tree = ast.parse(source)
     except SyntaxError as error:
-        raise ValueError(f"{where}: the exercise cell is not valid Python ({error.msg}, line {error.lineno}).") from None
+        raise ValueError(f"{where}: the exercise cell is not valid Python "
+                         f"({error.msg}, line {error.lineno}).") from None
     calls = [
         node.value for node in tree.body
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
@@ -297,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.nbgrader:
             written = nbgrader_sources(args.folder, args.nbgrader, force=args.force)
-            print(f"copied {len(written)} notebooks into {Path(args.nbgrader) / 'source'}: one nbgrader assignment each")
+            where = Path(args.nbgrader) / "source"
+            print(f"copied {len(written)} notebooks into {where}: one nbgrader assignment each")
             return 0
         changed = refresh(args.folder, check=args.check)
     except (FileNotFoundError, FileExistsError, ValueError) as error:
@@ -305,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.check and changed:
         names = ", ".join(p.name for p in changed)
-        print(f"stale navigation or graded cells in {names}; run `python -m reclab.course {args.folder}`", file=sys.stderr)
+        print(f"stale navigation or graded cells in {names}; run `python -m reclab.course {args.folder}`",
+              file=sys.stderr)
         return 1
     verb = "would update" if args.check else "updated"
     print(f"{verb} {len(changed)} of {len(course_notebooks(args.folder))} notebooks")

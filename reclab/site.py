@@ -199,7 +199,7 @@ def check_site(out: str | os.PathLike = "_site") -> list[str]:
             elif not target.exists():
                 problems.append(f"{name}: {url} does not exist")
             elif (parts.fragment and target in parsed
-                  and not {parts.fragment, unquote(parts.fragment)} & parsed[target].ids):  # raw or decoded, as browsers
+                  and not {parts.fragment, unquote(parts.fragment)} & parsed[target].ids):  # raw or decoded
                 problems.append(f"{name}: {url} has no anchor #{parts.fragment}")
             elif tag == "img" and target.is_file() and target.stat().st_size == 0:
                 problems.append(f"{name}: image {url} is empty")

@@ -1,4 +1,7 @@
-"""papermill: every parameter is visible with its type, and an override takes effect in a real run."""
+"""papermill: every parameter of every notebook is visible to it, with its type.
+
+A real run with overridden parameters is in tests/course/test_student_copies_run.py (`make course`).
+"""
 from __future__ import annotations
 
 import ast
@@ -8,9 +11,8 @@ import papermill
 import pytest
 
 from reclab.course import course_notebooks
-from reclab.exercises import make_student_copy
 
-from student import NOTEBOOKS, errors, parameters, stub_outcomes
+from student import NOTEBOOKS, parameters
 
 
 
@@ -29,16 +31,3 @@ def test_every_assignment_of_the_parameters_cell_is_a_typed_papermill_parameter(
     for name, (annotation, value) in assigned.items():
         assert inspected[name]["inferred_type_name"] == annotation == type(value).__name__, name
     assert parameters(path) == {name: value for name, (_, value) in assigned.items()}
-
-
-def test_a_student_copy_runs_with_overridden_parameters(tmp_path):
-    copy = make_student_copy(NOTEBOOKS / "01-evaluation.ipynb", tmp_path / "01-evaluation.ipynb")
-    out = tmp_path / "out.ipynb"
-    papermill.execute_notebook(str(copy), str(out), parameters={"K": 5, "N_NEGATIVES": 50}, cwd=str(NOTEBOOKS),
-                               progress_bar=False, kernel_name="python3")
-    nb = nbformat.read(out, as_version=4)
-    assert errors(nb) == []
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                     if o.get("output_type") == "stream")
-    assert "HR@5" in text and "HR@10" not in text  # K reached every table
-    assert stub_outcomes(nb) == ["⬜"] * 4  # one "not attempted" per exercise

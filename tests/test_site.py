@@ -28,9 +28,8 @@ def repo(tmp_path):
         nav = "[Contents](../README.md)" + (f" | [next]({nxt}.ipynb)" if nxt else "")
         code = nbformat.v4.new_code_cell("plot()")
         code.outputs = [nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})]
-        nb.cells = [nbformat.v4.new_markdown_cell(nav), nbformat.v4.new_markdown_cell(f"# {name}\n\n[data](../benchmarks/x.csv)"
-                                                                                       " and [top](#top-anchor)"),
-                    code]
+        body = f"# {name}\n\n[data](../benchmarks/x.csv) and [top](#top-anchor)"
+        nb.cells = [nbformat.v4.new_markdown_cell(nav), nbformat.v4.new_markdown_cell(body), code]
         nbformat.write(nb, root / "notebooks" / f"{name}.ipynb")
     return root
 

@@ -1,7 +1,7 @@
 """Student copies of every course notebook: stubs the checkers read, nothing left of the solutions.
 
-The copies are also executed: one light notebook here (with papermill parameters, in
-tests/test_papermill.py), every notebook in tests/course (`make course`, run by CI after `make test`).
+The copies are also executed, in tests/course (`make course`, run by CI after `make test`): one
+light notebook with overridden papermill parameters, then every notebook.
 """
 from __future__ import annotations
 

@@ -417,7 +417,8 @@ def make_student_copies(src: str | os.PathLike, dst: str | os.PathLike, *, force
     src, dst = Path(src), Path(dst)
     paths = course_notebooks(src)
     if not paths:
-        raise FileNotFoundError(f"src={str(src)!r} holds no course notebook (NN-slug.ipynb); pass the notebooks/ folder.")
+        raise FileNotFoundError(f"src={str(src)!r} holds no course notebook (NN-slug.ipynb); "
+                                "pass the notebooks/ folder.")
     if dst.resolve() == src.resolve():
         raise ValueError(f"dst={str(dst)!r} is the source folder itself; write the copies elsewhere, e.g. student/.")
     taken = [dst / p.name for p in paths if (dst / p.name).exists()]

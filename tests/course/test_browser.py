@@ -111,7 +111,8 @@ def open_notebook(browser, lab, name: str):
     return page
 
 
-PROMPTS = "[...document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)').querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+PROMPTS = ("[...document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)')"
+           ".querySelectorAll('.jp-CodeCell .jp-InputPrompt')]")
 
 
 def menu(page, top: str, item: str) -> None:

@@ -44,3 +44,16 @@ def test_student_copy_runs_and_every_checker_says_not_attempted(path, tmp_path):
     assert errors(nb) == []
     outcomes = stub_outcomes(nb)
     assert outcomes and outcomes == ["⬜"] * len(outcomes), outcomes  # one "not attempted" per exercise
+
+
+def test_a_student_copy_runs_with_overridden_parameters(tmp_path):
+    copy = make_student_copy(NOTEBOOKS / "01-evaluation.ipynb", tmp_path / "01-evaluation.ipynb")
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(str(copy), str(out), parameters={"K": 5, "N_NEGATIVES": 50}, cwd=str(NOTEBOOKS),
+                               progress_bar=False, kernel_name="python3")
+    nb = nbformat.read(out, as_version=4)
+    assert errors(nb) == []
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                     if o.get("output_type") == "stream")
+    assert "HR@5" in text and "HR@10" not in text  # K reached every table
+    assert stub_outcomes(nb) == ["⬜"] * 4  # one "not attempted" per exercise

@@ -18,7 +18,7 @@ import pytest
 
 from reclab import course
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = ("00-welcome", "01-evaluation")
 WRONG = "00-light-users"  # the exercise the one-wrong copy gets wrong
 
