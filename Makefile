@@ -83,7 +83,8 @@ assignments: $(STAMP)
 # tests/course: every student copy top to bottom (no error output, every checker "not attempted"),
 # and JupyterLab in headless Chromium (Debian's /usr/bin/chromium: apt-get install chromium).
 course: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) --dist load tests/course
+	$(BIN)/python -m pytest -n $(WORKERS) --dist load tests/course --ignore=tests/course/test_browser.py
+	$(BIN)/python -m pytest -p no:xdist tests/course/test_browser.py  # one JupyterLab and one Chromium at a time
 
 site: $(STAMP)
 	$(BIN)/python -m reclab.site --out _site

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -106,8 +107,10 @@ def open_notebook(browser, lab, name: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{base}/lab/tree/{where}?reset&token={TOKEN}", timeout=120_000)  # reset: no tabs restored
     page.locator(".jp-Notebook:visible").first.wait_for(timeout=120_000)
-    # the kernel is ready when the status bar says so
+    # the kernel is ready when the status bar names it and says Idle (not Starting, not Connecting)
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=120_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
+                           ".some(e => /\\|\\s*Idle/.test(e.textContent))", timeout=120_000)
     return page
 
 
@@ -128,13 +131,26 @@ def run_all(page, name: str, timeout_s: float) -> None:
     assert shown == n_code, f"{name}: {shown} of {n_code} code cells are in the page (windowing is on?)"
     menu(page, "Edit", "Clear Outputs of All Cells")
     page.wait_for_function(f"() => {PROMPTS}.every(p => !/\\d/.test(p.textContent))", timeout=30_000)
+    everything_ran = f"() => {PROMPTS}.every(p => /\\[\\d+\\]/.test(p.textContent))"
     menu(page, "Run", "Run All Cells")
     try:
-        page.wait_for_function(f"() => {PROMPTS}.every(p => /\\[\\d+\\]/.test(p.textContent))",
-                               timeout=timeout_s * 1000, polling=1000)
+        page.wait_for_function(everything_ran, timeout=timeout_s * 1000, polling=1000)
+        return
+    except Exception:
+        shot(page, f"{name.removesuffix('.ipynb')}-first-try")
+        prompts = page.evaluate(f"() => {PROMPTS}.map(p => p.textContent)")
+        stuck = [(i, t) for i, t in enumerate(prompts) if not any(ch.isdigit() for ch in t)]
+    # Seen once in CI, on a loaded machine: the kernel idle and some cells never run. Say so, and
+    # give the menu one more try; a notebook that still does not run all its cells fails.
+    warnings.warn(f"{name}: after Run All Cells, code cells {stuck} had not run; running all again")
+    menu(page, "Run", "Run All Cells")
+    try:
+        page.wait_for_function(everything_ran, timeout=timeout_s * 1000, polling=1000)
     except Exception:
         shot(page, f"{name.removesuffix('.ipynb')}-timeout")
-        raise
+        prompts = page.evaluate(f"() => {PROMPTS}.map(p => p.textContent)")
+        stuck = [(i, t) for i, t in enumerate(prompts) if not any(ch.isdigit() for ch in t)]
+        pytest.fail(f"{name}: after {timeout_s:.0f} s, twice, these code cells had not run: {stuck}")
 
 
 def saved(page, lab, name: str) -> nbformat.NotebookNode:
@@ -158,7 +174,8 @@ def run_in_browser(browser, lab, name: str, timeout_s: float):
     shot(page, name.removesuffix(".ipynb"))
     assert errors(nb) == [], name
     counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
-    assert None not in counts and max(counts) == len(counts), f"{name}: not every cell ran, in order ({counts})"
+    ran_in_order = None not in counts and all(a < b for a, b in zip(counts, counts[1:]))
+    assert ran_in_order, f"{name}: not every cell ran, in order ({counts})"
     return page
 
 
@@ -228,5 +245,9 @@ def test_rate_a_few_movies_rates_the_shown_movie_and_recommends(browser, lab):
                            ".some(e => e.innerText.includes('your ratings') && e.innerText.includes('Toy Story'))",
                            timeout=60_000)
     shot(page, "05-rate-a-few-movies")
+    # the ratings pane is drawn before the new list is computed: wait for the list to follow
+    deadline = time.monotonic() + 60
+    while recommended.inner_text() == top_before and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
     assert recommended.inner_text() != top_before  # a second rating changes the list
     page.close()
