@@ -48,10 +48,14 @@ def build(venv: Path) -> float:
     python = shutil.which(runtime.replace("python-", "python"))
     if python is None:
         raise SystemExit(f"binder/runtime.txt asks for {runtime}; no {runtime.replace('python-', 'python')} here")
+    marker = venv / ".reclab-binder"
     if venv.exists():
+        if not marker.is_file():  # never delete a folder this script did not make
+            raise SystemExit(f"--venv {venv} exists and was not made by benchmarks/binder.py; pick another path")
         shutil.rmtree(venv)
     start = time.perf_counter()
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    marker.write_text("made by benchmarks/binder.py; rebuilt on every run without --reuse\n")
     pip = [str(venv / "bin" / "python"), "-m", "pip"]
     env = {**os.environ, "PIP_RETRIES": "0", "PIP_TIMEOUT": "10"}  # an unreachable index fails fast
     subprocess.run([*pip, "install", "--quiet", "--no-cache-dir", "-r", "binder/requirements.txt"], cwd=ROOT,

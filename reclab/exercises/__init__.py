@@ -44,11 +44,11 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ..course import BEGIN, END, course_notebooks, is_graded
 from ..data import Interactions
 from ..data.statistics import top_share
 
 STUB = "answer = ...  # YOUR CODE HERE"  # what replaces a solution block, in our copies and nbgrader's
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 _short = reprlib.Repr()
 _short.maxstring, _short.maxother, _short.maxlist = 60, 60, 8
@@ -329,12 +329,6 @@ register(Exercise(
 
 
 # ------------------------------------------------------------------------------ student copies
-def is_graded_cell(cell) -> bool:
-    """Whether ``cell`` is an autograded test cell (nbgrader metadata ``grade`` without ``solution``)."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution")
-
-
 def strip_solutions(source: str, cell_type: str = "code", where: str = "cell") -> str:
     """``source`` with each BEGIN/END SOLUTION block replaced by the stub (code) or a prompt (markdown).
 
@@ -390,7 +384,7 @@ def make_student_copy(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     nb = nbformat.read(src, as_version=4)
     cells = []
     for i, cell in enumerate(nb.cells):
-        if is_graded_cell(cell):
+        if is_graded(cell):  # the cells reclab.course generates
             continue
         if BEGIN in cell.source or END in cell.source:
             cell.source = strip_solutions(cell.source, cell.cell_type, where=f"{src.name}, cell {i}")
@@ -412,8 +406,6 @@ def make_student_copies(src: str | os.PathLike, dst: str | os.PathLike, *, force
     ``force``: the call then writes nothing and raises, naming the files. Nothing else in ``dst``
     is touched.
     """
-    from ..course import course_notebooks
-
     src, dst = Path(src), Path(dst)
     paths = course_notebooks(src)
     if not paths:
