@@ -53,7 +53,16 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(UV_INSTALL) --no-deps -r requirements-nodeps.txt
 	$(UV_INSTALL) --no-deps -e .
 	@$(BIN)/python -c "import matplotlib.pyplot"  # build the font cache now, not inside a notebook output
+	$(NBGRADER_UI_OFF)
 	@touch $(STAMP)
+
+# nbgrader (for instructors: make assignments, grading/README.md) adds an Nbgrader menu and a Validate
+# button to JupyterLab, which learners should not meet; its extensions are turned off in this venv
+# (binder/postBuild does the same). grading/README.md says how an instructor turns them on.
+NBGRADER_SERVER := $(addprefix nbgrader.server_extensions.,formgrader validate_assignment assignment_list course_list)
+NBGRADER_UI_OFF = $(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1 \
+	&& $(BIN)/jupyter server extension disable --sys-prefix $(NBGRADER_SERVER) >/dev/null 2>&1 \
+	|| { echo "could not turn nbgrader's JupyterLab extensions off"; exit 1; }
 
 # Jupyter refuses to run as root unless told; containers often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)

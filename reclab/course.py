@@ -8,6 +8,7 @@ added, renamed or retitled::
     python -m reclab.course              # refresh notebooks/
     python -m reclab.course --check      # exit 1 if a navigation cell is stale (for CI)
     python -m reclab.course --nbgrader grading   # copy the notebooks in as nbgrader assignments
+    python -m reclab.course --badges OWNER/NAME  # the Binder badge in README.md, once published
 
 The idea comes from Jake VanderPlas' *Python Data Science Handbook* notebooks.
 
@@ -27,6 +28,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
 
@@ -280,6 +282,50 @@ def nbgrader_sources(
     return targets
 
 
+BADGES_START, BADGES_END = "<!-- launch badges: python -m reclab.course --badges OWNER/NAME -->", "<!-- /launch badges -->"
+_REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+_REF = re.compile(r"[A-Za-z0-9._/-]{1,200}")
+
+
+def binder_url(repo: str, ref: str = "HEAD", notebook: str = "notebooks/00-welcome.ipynb") -> str:
+    """The mybinder.org link that builds ``repo`` (GitHub ``OWNER/NAME``) at ``ref`` from ``binder/``
+    and opens ``notebook`` in JupyterLab.
+
+    >>> binder_url("someone/reclab")
+    'https://mybinder.org/v2/gh/someone/reclab/HEAD?urlpath=lab%2Ftree%2Fnotebooks%2F00-welcome.ipynb'
+    """
+    if not isinstance(repo, str) or not _REPO.fullmatch(repo) or repo.endswith((".git", "/.", "/..")):
+        raise ValueError(f"repo={repo!r}: give the GitHub repository as OWNER/NAME, e.g. 'someone/reclab'")
+    if not isinstance(ref, str) or not _REF.fullmatch(ref) or ".." in ref:
+        raise ValueError(f"ref={ref!r}: give a branch, tag or commit, e.g. 'main' (default HEAD)")
+    if not isinstance(notebook, str) or notebook.startswith("/") or ".." in notebook.split("/"):
+        raise ValueError(f"notebook={notebook!r}: give a path inside the repository, e.g. 'notebooks/00-welcome.ipynb'")
+    return f"https://mybinder.org/v2/gh/{repo}/{quote(ref, safe='')}?urlpath={quote('lab/tree/' + notebook, safe='')}"
+
+
+def badges_block(repo: str, ref: str = "HEAD") -> str:
+    """The README's launch badge: the course on Binder, opening the first notebook."""
+    course = binder_url(repo, ref)
+    lines = [BADGES_START,
+             f"[![Open the course in Binder](https://mybinder.org/badge_logo.svg)]({course})",
+             BADGES_END]
+    return "\n".join(lines)
+
+
+def write_badges(readme: str | os.PathLike, repo: str, ref: str = "HEAD") -> bool:
+    """Put the launch badges for ``repo`` between the two badge markers of ``readme``; True if it changed."""
+    readme = Path(readme)
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(BADGES_START), text.find(BADGES_END)
+    if start < 0 or end < start or text.count(BADGES_START) != 1:
+        raise ValueError(f"readme={str(readme)!r}: needs one line {BADGES_START!r} and, after it, one "
+                         f"{BADGES_END!r}; put them where the badges should go")
+    new = text[:start] + badges_block(repo, ref) + text[end + len(BADGES_END):]
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return new != text
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m reclab.course [FOLDER] [--check] [--contents]``."""
     parser = argparse.ArgumentParser(
@@ -291,8 +337,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contents", action="store_true", help="print a Markdown table of contents and exit")
     parser.add_argument("--nbgrader", metavar="COURSE", help="copy the notebooks into COURSE/source/ for nbgrader")
     parser.add_argument("--force", action="store_true", help="with --nbgrader: replace source notebooks that differ")
+    parser.add_argument("--badges", metavar="OWNER/NAME[@REF]",
+                        help="write the Binder badge for the published GitHub repository into README.md")
+    parser.add_argument("--readme", default="README.md", help="with --badges: the README (default: README.md)")
     args = parser.parse_args(argv)
     try:
+        if args.badges:
+            repo, _, ref = args.badges.partition("@")
+            changed = write_badges(args.readme, repo, ref or "HEAD")
+            print(f"{'wrote' if changed else 'kept'} the Binder badge of {repo} in {args.readme}")
+            return 0
         if args.contents:
             print(contents(args.folder))
             return 0

@@ -1,12 +1,15 @@
-"""Small helpers every notebook needs: which device to train on, and which versions are installed.
+"""Small helpers every notebook needs: which device to train on, which versions are installed, and
+the tables the benchmarks saved.
 
 Notebooks call these in their set-up check, so what they print must be the same on every machine
 with the pinned environment: versions only, never paths, timings or memory addresses.
 """
 from __future__ import annotations
 
+import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import torch
 
@@ -93,3 +96,44 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:  # reclab run from a source tree that was not pip-installed
             out[package] = "not installed"
     return out
+
+
+RESULTS_ENV = "RECLAB_BENCHMARK_RESULTS"
+
+
+def benchmark_results_dir() -> Path:
+    """The folder of the benchmarks' saved tables: ``$RECLAB_BENCHMARK_RESULTS`` if set, else
+    ``benchmarks/results`` of the repository this package was installed from (``pip install -e .``).
+
+    The notebooks read their long-run tables through this, never through a path relative to the
+    notebook, so that a notebook run from anywhere else (nbgrader's ``autograded/STUDENT/ASSIGNMENT``,
+    a papermill output folder, a student copy) finds the same files.
+    """
+    override = os.environ.get(RESULTS_ENV)
+    folder = Path(override) if override else Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    if not folder.is_dir():
+        where = f"${RESULTS_ENV}={override!r}" if override else f"the repository beside the package ({folder})"
+        raise FileNotFoundError(
+            f"no benchmark results folder at {where}. Install reclab from a clone of the course "
+            f"(pip install -e .), or set {RESULTS_ENV} to a folder holding the benchmarks' CSV files."
+        )
+    return folder
+
+
+def read_benchmark(name: str, **read_csv_kwargs):
+    """One table the benchmarks saved, as a DataFrame: ``read_benchmark("libraries")`` reads
+    ``benchmarks/results/libraries.csv`` (see :func:`benchmark_results_dir`). Keyword arguments go
+    to :func:`pandas.read_csv`."""
+    import pandas as pd
+
+    if not isinstance(name, str) or not name or Path(name).name != name or name.endswith(".csv"):
+        raise ValueError(f"name={name!r}: give a table's name without folder or suffix, e.g. 'libraries'")
+    folder = benchmark_results_dir()
+    path = folder / f"{name}.csv"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.csv"))) or "none"
+        raise FileNotFoundError(
+            f"name={name!r}: no table {path.name} in the benchmark results folder; saved tables: {known}. "
+            f"Each is written by its script in benchmarks/ (python benchmarks/<script>.py)."
+        )
+    return pd.read_csv(path, **read_csv_kwargs)

@@ -9,6 +9,7 @@ import pytest
 from reclab import course
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = NOTEBOOKS.parent
 
 
 def write(folder: Path, name: str, *sources: str) -> Path:
@@ -242,3 +243,35 @@ def test_make_lab_serves_every_link_of_the_navigation_cells():
                 for target in re.findall(r"\]\(([^)]+)\)", cell.source):
                     resolved = (path.parent / target).resolve()
                     assert resolved.is_file() and resolved.is_relative_to(served), (path.name, target, served)
+
+
+def test_binder_link_builds_the_repository_and_opens_the_first_notebook():
+    from urllib.parse import parse_qs, urlsplit
+
+    url = course.binder_url("some-one/reclab.course", "v1.0")
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "mybinder.org", "/v2/gh/some-one/reclab.course/v1.0")
+    assert parse_qs(parts.query) == {"urlpath": ["lab/tree/notebooks/00-welcome.ipynb"]}
+    assert (ROOT / parse_qs(parts.query)["urlpath"][0].removeprefix("lab/tree/")).is_file()
+    assert course.binder_url("a/b", "feature/x").split("?")[0].endswith("/a/b/feature%2Fx")
+
+
+@pytest.mark.parametrize("repo, ref", [("reclab", "HEAD"), ("a/b/c", "HEAD"), ("a/b.git", "HEAD"),
+                                       ("a b/c", "HEAD"), ("a/b", "../x"), ("a/b", "")])
+def test_a_bad_repository_or_ref_is_refused_by_name(repo, ref):
+    with pytest.raises(ValueError, match="repo=" if ref in ("HEAD",) else "ref="):
+        course.binder_url(repo, ref)
+
+
+def test_badges_go_between_the_markers_once_and_the_readme_has_them(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# T\n\n{course.BADGES_START}\n{course.BADGES_END}\n\ntext\n")
+    assert course.main(["--badges", "me/reclab@main", "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "](https://mybinder.org/v2/gh/me/reclab/main?urlpath=" in text and text.endswith("\n\ntext\n")
+    assert course.write_badges(readme, "me/reclab", "main") is False  # idempotent
+    readme.write_text("# no markers\n")
+    with pytest.raises(ValueError, match="readme="):
+        course.write_badges(readme, "me/reclab")
+    shipped = (ROOT / "README.md").read_text()
+    assert shipped.count(course.BADGES_START) == 1 and shipped.index(course.BADGES_START) < shipped.index(course.BADGES_END)

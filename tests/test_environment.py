@@ -1,7 +1,9 @@
 """The pinned versions live in requirements.txt; every other environment file must agree with it."""
 from __future__ import annotations
 
+import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,20 @@ def test_binder_installs_cpu_torch_the_data_and_the_package():
     post = (ROOT / "binder" / "postBuild").read_text()
     assert "requirements-nodeps.txt" in post and "-e ." in post
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+
+
+def test_make_install_and_binder_turn_off_the_same_nbgrader_extensions():
+    # learners should not meet nbgrader's menu and Validate button (tests/course/test_browser.py looks);
+    # the server extensions are the ones nbgrader's wheel enables in its own config file
+    shipped = Path(sys.prefix) / "etc" / "jupyter" / "jupyter_server_config.d" / "nbgrader.json"
+    modules = set(json.loads(shipped.read_text())["ServerApp"]["jpserver_extensions"])
+    post = (ROOT / "binder" / "postBuild").read_text()
+    make = (ROOT / "Makefile").read_text()
+    assert "labextension disable --level=sys_prefix @jupyter/nbgrader" in post
+    assert "labextension disable --level=sys_prefix @jupyter/nbgrader" in make
+    assert len(modules) == 4 and all(m in post for m in modules), modules
+    listed = make.split("NBGRADER_SERVER :=")[1].splitlines()[0]
+    assert {m.rsplit(".", 1)[1] for m in modules} == set(listed.split(",", 1)[1].rstrip(")").split()), listed
 
 
 def test_conda_environment_matches_the_pins():

@@ -1,13 +1,18 @@
-"""reclab.utils: device choice and the version report of the set-up check."""
+"""reclab.utils: device choice, the version report of the set-up check, the benchmarks' saved tables."""
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from reclab.utils import pick_device, versions
+from reclab.utils import RESULTS_ENV, benchmark_results_dir, pick_device, read_benchmark, versions
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_auto_picks_the_best_available_device():
@@ -47,3 +52,44 @@ def test_versions_are_machine_independent():
     assert v["python"] == f"{sys.version_info.major}.{sys.version_info.minor}"
     assert v["torch"] == torch.__version__.split("+")[0]  # no +cpu / +cu121 build suffix
     assert all(re.fullmatch(r"\d+(\.\d+)*", x) for x in v.values())
+
+
+def test_benchmark_tables_are_found_beside_the_package_from_any_working_directory(tmp_path):
+    # nbgrader runs a submission in autograded/STUDENT/ASSIGNMENT/, where ../benchmarks does not exist
+    code = ("import sys; from reclab.utils import read_benchmark; "
+            "t = read_benchmark('libraries'); print(len(t), list(t.columns)[:2])")
+    env = {k: v for k, v in __import__("os").environ.items() if k != RESULTS_ENV}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = (ROOT / "benchmarks" / "results" / "libraries.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    assert done.stdout.strip() == f"{len(lines) - 1} {header[:2]}"
+
+
+def test_the_results_folder_can_be_moved_with_an_environment_variable(tmp_path, monkeypatch):
+    (tmp_path / "toy.csv").write_text("model,NDCG@10\nA,0.25\nB,0.5\n")
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
+    assert benchmark_results_dir() == tmp_path
+    table = read_benchmark("toy", index_col="model")
+    assert table.loc["B", "NDCG@10"] == 0.5 and list(table.index) == ["A", "B"]
+    with pytest.raises(FileNotFoundError, match=r"name='nope'.*saved tables: toy"):
+        read_benchmark("nope")
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match=RESULTS_ENV):
+        read_benchmark("toy")
+
+
+@pytest.mark.parametrize("name", ["toy.csv", "../toy", "a/b", "", 3])
+def test_a_table_is_named_without_folder_or_suffix(name):
+    with pytest.raises(ValueError, match="name="):
+        read_benchmark(name)
+
+
+def test_no_notebook_reads_a_file_by_a_path_relative_to_itself():
+    # a relative path breaks as soon as the notebook runs elsewhere (nbgrader, papermill, student/)
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                source = "".join(cell["source"])
+                assert not re.search(r"""["']\.\.?/""", source), (path.name, source[:200])

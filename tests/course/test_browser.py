@@ -196,6 +196,16 @@ def test_the_contents_link_opens_the_readme(browser, lab):
     page.close()
 
 
+def test_learners_see_no_grading_menu_or_validate_button(browser, lab):
+    # nbgrader (installed for instructors) added an "Nbgrader" menu and a Validate button to every
+    # learner's JupyterLab; `make install` and binder/postBuild turn its extensions off
+    page = open_notebook(browser, lab, "00-welcome.ipynb")
+    menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+    assert "Run" in menus and not [m for m in menus if "grader" in m.lower()], menus
+    assert page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .validate-button").count() == 0
+    page.close()
+
+
 def test_the_explorer_follows_a_new_user_number(browser, lab):
     page = run_in_browser(browser, lab, "02-content-based.ipynb", 300)
     box = page.locator(".reclab-explorer").first

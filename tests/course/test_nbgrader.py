@@ -1,9 +1,10 @@
-"""The nbgrader round trip on two course notebooks, with the course's own config (grading/).
+"""The nbgrader round trip on three course notebooks, with the course's own config (grading/).
 
 generate_assignment writes release copies without solutions; autograde gives the solved source
 notebooks full marks, an untouched release copy zero (without a crash) and a copy with one wrong
 answer everything but that exercise's points. The expected scores are the points of the graded
-cells, counted from the notebooks' metadata, not taken from nbgrader.
+cells, counted from the notebooks' metadata, not taken from nbgrader. 04 reads a saved benchmark
+table: autograde runs it two folders deeper than the course's notebooks/ (it once failed there).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 from reclab import course
 
 ROOT = Path(__file__).resolve().parents[2]
-ASSIGNMENTS = ("00-welcome", "01-evaluation")
+ASSIGNMENTS = ("00-welcome", "01-evaluation", "04-matrix-factorisation")
 WRONG = "00-light-users"  # the exercise the one-wrong copy gets wrong
 
 
