@@ -33,6 +33,13 @@ export DNNL_MAX_CPU_ISA ?= AVX2
 export OPENBLAS_CORETYPE ?= Haswell
 export FAISS_OPT_LEVEL ?= avx2
 export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
+# Python compiles each module the first time it is imported and keeps the .pyc beside it, unless
+# PYTHONDONTWRITEBYTECODE is set (as on the course's CI machine): then every process compiles
+# torch, pandas and the rest again at each import. Precompiling the whole venv at install time
+# (uv's --compile-bytecode) took 39 s of the 41 s install for 17,806 files, most of which are
+# never imported (test folders, transformers' 200 other models, pip). So the course's commands let
+# Python write the .pyc of what they import, once, into .venv/ (and the gitignored __pycache__/).
+export PYTHONDONTWRITEBYTECODE :=
 # 2 workers on the 2-core CI machine; --dist loadfile keeps each notebook on one worker.
 WORKERS ?= 2
 # Two workers each run a kernel whose OpenMP threads (torch, MKL) spin while they wait, and the
@@ -49,7 +56,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
-	$(UV_INSTALL) --compile-bytecode -r requirements.txt
+	$(UV_INSTALL) -r requirements.txt
 	$(UV_INSTALL) --no-deps -r requirements-nodeps.txt
 	$(UV_INSTALL) --no-deps -e .
 	@$(BIN)/python -c "import matplotlib.pyplot"  # build the font cache now, not inside a notebook output
