@@ -64,12 +64,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	@touch $(STAMP)
 
 # nbgrader (for instructors: make assignments, grading/README.md) adds an Nbgrader menu and a Validate
-# button to JupyterLab, which learners should not meet; its extensions are turned off in this venv
-# (binder/postBuild does the same). grading/README.md says how an instructor turns them on.
-NBGRADER_SERVER := $(addprefix nbgrader.server_extensions.,formgrader validate_assignment assignment_list course_list)
-NBGRADER_UI_OFF = $(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1 \
-	&& $(BIN)/jupyter server extension disable --sys-prefix $(NBGRADER_SERVER) >/dev/null 2>&1 \
-	|| { echo "could not turn nbgrader's JupyterLab extensions off"; exit 1; }
+# button to JupyterLab, which learners should not meet: binder/nbgrader-ui-off turns them off in this
+# venv, as binder/postBuild does on Binder.
+NBGRADER_UI_OFF = PATH="$(CURDIR)/$(BIN):$$PATH" bash binder/nbgrader-ui-off >$(VENV)/nbgrader-ui-off.log 2>&1 \
+	|| { cat $(VENV)/nbgrader-ui-off.log; echo "could not turn nbgrader's JupyterLab extensions off"; exit 1; }
 
 # Jupyter refuses to run as root unless told; containers often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -58,7 +59,7 @@ def test_benchmark_tables_are_found_beside_the_package_from_any_working_director
     # nbgrader runs a submission in autograded/STUDENT/ASSIGNMENT/, where ../benchmarks does not exist
     code = ("import sys; from reclab.utils import read_benchmark; "
             "t = read_benchmark('libraries'); print(len(t), list(t.columns)[:2])")
-    env = {k: v for k, v in __import__("os").environ.items() if k != RESULTS_ENV}
+    env = {k: v for k, v in os.environ.items() if k != RESULTS_ENV}
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode == 0, done.stderr
